@@ -8,7 +8,8 @@ export interface WalMessage {
   lsn: string
   prefix: string
   content: Buffer
-  /** Commit end LSN of the enclosing transaction; undefined for non-transactional messages. */
+  /** Where the enclosing transaction's commit record starts and ends; undefined for non-transactional messages. */
+  commitLsn?: string
   commitEndLsn?: string
 }
 
@@ -70,8 +71,9 @@ export function parsePgoutput(records: Buffer[]): WalMessage[] {
       if (transactional) open.push(message)
       else messages.push(message)
     } else if (tag === 'C') {
+      const commitLsn = formatLsn(record.readBigUInt64BE(2))
       const commitEndLsn = formatLsn(record.readBigUInt64BE(10))
-      for (const message of open) messages.push({ ...message, commitEndLsn })
+      for (const message of open) messages.push({ ...message, commitLsn, commitEndLsn })
       open = []
     }
   }

@@ -1,0 +1,124 @@
+import { formatLsn, type Lsn } from './lsn.js'
+
+/**
+ * Which WAL position the relay may confirm to PostgreSQL. Confirming position P tells PostgreSQL that
+ * every transaction whose commit record starts before P is done: after a restart it is never sent again.
+ * So the confirmed position may only ever be
+ *
+ * - a commit's `commitEndLsn`, once that transaction's facts and every fact of every earlier transaction
+ *   are acknowledged by the sink — not one byte more, because the next transaction's commit record often
+ *   starts exactly at `commitEndLsn`;
+ * - a keepalive's WAL position, when it arrived after every message already processed, no transaction is
+ *   open and nothing is unacknowledged — so an idle slot does not hold WAL;
+ * - the position of a non-transactional message once it is dead-lettered (it is sent again if we crash
+ *   before a later position is confirmed: a duplicate, never a loss).
+ *
+ * Acknowledgements may arrive in any order; the confirmed position never passes an unacknowledged fact and
+ * never moves backwards. Positions are 64-bit numbers, never compared as strings.
+ */
+export class Confirmations {
+  #confirmed: Lsn
+  /** Transactions not yet confirmable, in commit order; the last one may still be open. */
+  readonly #queue: Transaction[] = []
+  #open: Transaction | undefined
+
+  /** @param confirmed the slot's `confirmed_flush_lsn` when streaming started. */
+  constructor(confirmed: Lsn) {
+    this.#confirmed = confirmed
+  }
+
+  /** The highest position that is safe to confirm. */
+  get position(): Lsn {
+    return this.#confirmed
+  }
+
+  /** Whether a transaction is between BEGIN and COMMIT. */
+  get inTransaction(): boolean {
+    return this.#open !== undefined
+  }
+
+  /** Facts handed to the sink and not yet acknowledged, over all transactions. */
+  get unacknowledged(): number {
+    let count = 0
+    for (const transaction of this.#queue) count += transaction.pending
+    return count
+  }
+
+  /** Commit time (ms since epoch) of the oldest transaction not yet confirmed, if any. */
+  get oldestUnconfirmedCommitTime(): number | undefined {
+    return this.#queue[0]?.commitTime
+  }
+
+  /** BEGIN: a transaction committed at `commitTime` (ms since epoch) starts arriving. */
+  begin(commitTime: number): void {
+    if (this.#open) throw new Error('BEGIN inside an open transaction: the stream is out of sync')
+    this.#open = { commitTime, pending: 0, endLsn: undefined }
+    this.#queue.push(this.#open)
+  }
+
+  /** A fact of the open transaction goes to the sink; call {@link acknowledge} with the result once acked. */
+  fact(): Transaction {
+    if (!this.#open)
+      throw new Error('a transactional message outside BEGIN/COMMIT: the stream is out of sync')
+    this.#open.pending += 1
+    return this.#open
+  }
+
+  /** A non-transactional message at `lsn` goes to the sink (it belongs to no transaction). */
+  standalone(lsn: Lsn, time: number): Transaction {
+    const entry: Transaction = { commitTime: time, pending: 1, endLsn: lsn }
+    // Inside an open transaction it still must not be confirmed before the facts that arrived earlier.
+    if (this.#open) this.#queue.splice(this.#queue.length - 1, 0, entry)
+    else this.#queue.push(entry)
+    return entry
+  }
+
+  /** COMMIT: the open transaction ends at `commitEndLsn`. */
+  commit(commitEndLsn: Lsn): void {
+    if (!this.#open) throw new Error('COMMIT without BEGIN: the stream is out of sync')
+    this.#open.endLsn = commitEndLsn
+    this.#open = undefined
+    this.#advance()
+  }
+
+  /** The sink acknowledged one fact of `transaction`. */
+  acknowledge(transaction: Transaction): void {
+    if (transaction.pending <= 0) throw new Error('a fact was acknowledged twice')
+    transaction.pending -= 1
+    this.#advance()
+  }
+
+  /** A keepalive reported the server's WAL position `walEnd`. */
+  keepalive(walEnd: Lsn): void {
+    if (this.#open === undefined && this.#queue.length === 0 && walEnd > this.#confirmed)
+      this.#confirmed = walEnd
+  }
+
+  #advance(): void {
+    for (;;) {
+      const head = this.#queue[0]
+      if (!head || head.pending > 0 || head.endLsn === undefined) return
+      if (head.endLsn > this.#confirmed) this.#confirmed = head.endLsn
+      this.#queue.shift()
+    }
+  }
+}
+
+/** One transaction (or one non-transactional message) as far as confirmation is concerned. */
+export interface Transaction {
+  /** Commit time in ms since epoch, for slot lag in seconds. */
+  readonly commitTime: number
+  /** Facts handed to the sink and not yet acknowledged. */
+  pending: number
+  /** Where the transaction's commit record ends; unknown until COMMIT. */
+  endLsn: Lsn | undefined
+}
+
+/**
+ * The argument for `pg-logical-replication`'s `acknowledge(lsn)` that confirms exactly `position`.
+ * That library reports `lsn + 1` as written/flushed/applied, so we pass one less: confirming
+ * `commitEndLsn + 1` would skip a transaction whose commit record starts at `commitEndLsn`.
+ */
+export function acknowledgeArgument(position: Lsn): string {
+  return formatLsn(position - 1n)
+}

@@ -1,0 +1,270 @@
+import { decodeEnvelope } from '@factlib/emit/envelope'
+import { Confirmations, type Transaction } from './confirm.js'
+import type { Logger } from './log.js'
+import { formatLsn, type Lsn } from './lsn.js'
+import type { RelayMetrics } from './metrics.js'
+import { type DeadLetterReason, deadLetterRecord, factRecord, recordSize, topicFor } from './record.js'
+import type { Sink, SinkRecord } from './sink.js'
+import type { StreamHandlers } from './stream.js'
+
+export interface PipelineOptions {
+  sink: Sink
+  /** Topic template, `{source}.{aggregateType}` by default. */
+  topic: string
+  dlqTopic: string
+  /** Sources to relay; others are skipped (and still confirmed). `undefined` relays all. */
+  sources: ReadonlySet<string> | undefined
+  /** Stop reading once this many bytes are read but not acknowledged. */
+  maxInflightBytes: number
+  /** Upper bounds of one batch handed to the sink. */
+  maxBatchRecords?: number
+  maxBatchBytes?: number
+  metrics: RelayMetrics
+  log: Logger
+  /** `true`: stop reading from the stream; `false`: read again. */
+  onBackpressure(pause: boolean): void
+  /** The confirmable position moved forward. */
+  onConfirmable(position: Lsn): void
+}
+
+interface Entry {
+  record: SinkRecord
+  transaction: Transaction
+  size: number
+  commitTime: number
+  source: string
+  deadLetter: DeadLetterReason | undefined
+}
+
+const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/
+
+/**
+ * Decodes WAL messages into Kafka records and hands them to the sink one batch at a time, in WAL order;
+ * acknowledgements feed {@link Confirmations}. Facts are produced as they arrive: transactional messages
+ * reach us only after their transaction committed, so nothing waits for COMMIT but the confirmation.
+ *
+ * Batches form by themselves: records read while a batch is in flight make the next one, so an idle relay
+ * sends a fact at once and a busy one sends up to `maxBatchRecords`/`maxBatchBytes` per round trip.
+ */
+export class Pipeline implements StreamHandlers {
+  readonly confirmations: Confirmations
+  readonly #options: Required<Pick<PipelineOptions, 'maxBatchRecords' | 'maxBatchBytes'>> & PipelineOptions
+  readonly #queue: Entry[] = []
+  #head = 0
+  #inflightBytes = 0
+  #paused = false
+  #running: Promise<void> | undefined
+  #scheduled = false
+  readonly #abort = new AbortController()
+  #failure: unknown
+  readonly #failed: Promise<never>
+  #rejectFailed: (error: unknown) => void = () => {}
+  #idleWaiters: Array<() => void> = []
+  #lastConfirmable: Lsn
+  /** The open transaction's commit LSN (for `factlib-lsn`) and commit time. */
+  #lsn = ''
+  #commitTime = 0
+
+  constructor(startLsn: Lsn, options: PipelineOptions) {
+    this.confirmations = new Confirmations(startLsn)
+    this.#lastConfirmable = startLsn
+    this.#options = { maxBatchRecords: 5000, maxBatchBytes: 1024 * 1024, ...options }
+    this.#failed = new Promise<never>((_, reject) => {
+      this.#rejectFailed = reject
+    })
+    this.#failed.catch(() => {})
+  }
+
+  /** Rejects if handing records to the sink failed; the session must end. */
+  get failed(): Promise<never> {
+    return this.#failed
+  }
+
+  get inflightBytes(): number {
+    return this.#inflightBytes
+  }
+
+  begin(commitLsn: Lsn, commitTime: number): void {
+    this.confirmations.begin(commitTime)
+    this.#lsn = formatLsn(commitLsn)
+    this.#commitTime = commitTime
+  }
+
+  message({ transactional, lsn, prefix, content }: Parameters<StreamHandlers['message']>[0]): void {
+    const options = this.#options
+    if (!transactional) {
+      // It survives a rollback of the transaction that wrote it, so it is never published as a fact.
+      const origin = { source: prefix, lsn: formatLsn(lsn) }
+      const reason = 'a non-transactional message (pg_logical_emit_message(false, ...)) survives rollbacks'
+      const record = deadLetterRecord(options.dlqTopic, content, origin, 'non_transactional', reason)
+      this.#enqueue(
+        record,
+        this.confirmations.standalone(lsn, Date.now()),
+        prefix,
+        Date.now(),
+        'non_transactional',
+      )
+      return
+    }
+    if (options.sources && !options.sources.has(prefix)) return
+    const origin = { source: prefix, lsn: this.#lsn }
+    const transaction = this.confirmations.fact()
+    let envelope: ReturnType<typeof decodeEnvelope>
+    try {
+      envelope = decodeEnvelope(content)
+    } catch (error) {
+      const reason =
+        (error as { code?: string }).code === 'ENVELOPE_VERSION' ? 'unknown_version' : 'invalid_envelope'
+      const message = error instanceof Error ? error.message : String(error)
+      this.#enqueue(
+        deadLetterRecord(options.dlqTopic, content, origin, reason, message),
+        transaction,
+        prefix,
+        this.#commitTime,
+        reason,
+      )
+      return
+    }
+    const topic = topicFor(options.topic, prefix, envelope.header.aggregateType)
+    if (!TOPIC_NAME.test(topic)) {
+      const message = `topic ${JSON.stringify(topic.slice(0, 300))} is not a valid Kafka topic name`
+      const record = deadLetterRecord(
+        options.dlqTopic,
+        content,
+        origin,
+        'invalid_topic',
+        message,
+        envelope.header.aggregateId,
+      )
+      this.#enqueue(record, transaction, prefix, this.#commitTime, 'invalid_topic')
+      return
+    }
+    this.#enqueue(factRecord(envelope, origin, topic), transaction, prefix, this.#commitTime, undefined)
+  }
+
+  commit(commitEndLsn: Lsn): void {
+    this.confirmations.commit(commitEndLsn)
+    this.#notifyConfirmable()
+  }
+
+  keepalive(walEnd: Lsn): void {
+    this.confirmations.keepalive(walEnd)
+    this.#notifyConfirmable()
+  }
+
+  /** Resolves once every record read so far is acknowledged (or the pipeline failed or was aborted). */
+  drain(): Promise<void> {
+    if (this.#pending() === 0 && !this.#running) return Promise.resolve()
+    return new Promise((resolve) => this.#idleWaiters.push(resolve))
+  }
+
+  /** Stop handing records to the sink; resolves once the batch under way has settled. */
+  async abort(): Promise<void> {
+    this.#abort.abort()
+    await this.#running
+  }
+
+  #enqueue(
+    record: SinkRecord,
+    transaction: Transaction,
+    source: string,
+    commitTime: number,
+    deadLetter: DeadLetterReason | undefined,
+  ): void {
+    const size = recordSize(record)
+    this.#queue.push({ record, transaction, size, commitTime, source, deadLetter })
+    this.#inflightBytes += size
+    this.#options.metrics.inflightBytes = this.#inflightBytes
+    if (!this.#paused && this.#inflightBytes >= this.#options.maxInflightBytes) {
+      this.#paused = true
+      this.#options.onBackpressure(true)
+    }
+    this.#schedule()
+  }
+
+  #pending(): number {
+    return this.#queue.length - this.#head
+  }
+
+  #schedule(): void {
+    if (this.#running || this.#scheduled || this.#abort.signal.aborted) return
+    this.#scheduled = true
+    // Let the rest of the socket chunk being parsed join the first batch.
+    setImmediate(() => {
+      this.#scheduled = false
+      if (!this.#running)
+        this.#running = this.#run().finally(() => {
+          this.#running = undefined
+          if (this.#pending() > 0 && !this.#abort.signal.aborted && this.#failure === undefined)
+            this.#schedule()
+          else this.#wakeIdle()
+        })
+    })
+  }
+
+  async #run(): Promise<void> {
+    const { sink, metrics, maxBatchRecords, maxBatchBytes } = this.#options
+    try {
+      while (this.#pending() > 0 && !this.#abort.signal.aborted) {
+        const batch = this.#takeBatch(maxBatchRecords, maxBatchBytes)
+        await sink.send(
+          batch.map((entry) => entry.record),
+          this.#abort.signal,
+        )
+        const now = Date.now()
+        for (const entry of batch) {
+          this.confirmations.acknowledge(entry.transaction)
+          this.#inflightBytes -= entry.size
+          if (entry.deadLetter) metrics.deadLettered(entry.deadLetter)
+          else metrics.factRelayed(entry.source, Math.max(0, now - entry.commitTime) / 1000)
+        }
+        metrics.inflightBytes = this.#inflightBytes
+        if (this.#paused && this.#inflightBytes <= this.#options.maxInflightBytes / 2) {
+          this.#paused = false
+          this.#options.onBackpressure(false)
+        }
+        this.#notifyConfirmable()
+      }
+    } catch (error) {
+      if (this.#abort.signal.aborted) return
+      this.#failure = error
+      this.#options.log.error('handing records to the sink failed', { error })
+      this.#rejectFailed(error)
+    }
+  }
+
+  #takeBatch(maxRecords: number, maxBytes: number): Entry[] {
+    const batch: Entry[] = []
+    let bytes = 0
+    while (this.#head < this.#queue.length && batch.length < maxRecords) {
+      const entry = this.#queue[this.#head] as Entry
+      if (batch.length > 0 && bytes + entry.size > maxBytes) break
+      batch.push(entry)
+      bytes += entry.size
+      this.#head += 1
+    }
+    // Release taken entries without shifting the array on every batch.
+    if (this.#head === this.#queue.length) {
+      this.#queue.length = 0
+      this.#head = 0
+    } else if (this.#head >= 1024) {
+      this.#queue.splice(0, this.#head)
+      this.#head = 0
+    }
+    return batch
+  }
+
+  #notifyConfirmable(): void {
+    const position = this.confirmations.position
+    if (position > this.#lastConfirmable) {
+      this.#lastConfirmable = position
+      this.#options.onConfirmable(position)
+    }
+  }
+
+  #wakeIdle(): void {
+    const waiters = this.#idleWaiters
+    this.#idleWaiters = []
+    for (const wake of waiters) wake()
+  }
+}

@@ -1,0 +1,254 @@
+import { FactlibError } from '@factlib/emit'
+import pg from 'pg'
+import { redactUrl } from './config.js'
+
+/** Where the database runs, as far as the fix for a failed check differs. */
+export type Provider = 'postgres' | 'rds' | 'aurora' | 'neon' | 'supabase' | 'cloudsql'
+
+/** Guess the provider from the URL's host. `postgres` means self-managed or unknown. */
+export function detectProvider(databaseUrl: string): Provider {
+  let host = ''
+  try {
+    const url = new URL(databaseUrl)
+    host = `${url.hostname} ${url.searchParams.get('host') ?? ''}`.toLowerCase()
+  } catch {
+    return 'postgres'
+  }
+  if (/\.cluster-(ro-)?[a-z0-9]+\.[a-z0-9-]+\.rds\.amazonaws\.com/.test(host)) return 'aurora'
+  if (/\.rds\.amazonaws\.com/.test(host)) return 'rds'
+  if (/\.neon\.tech/.test(host)) return 'neon'
+  if (/supabase\.(co|com)/.test(host)) return 'supabase'
+  if (/\/cloudsql\//.test(host)) return 'cloudsql'
+  return 'postgres'
+}
+
+type Fixes = Record<Provider, string>
+
+/** How to fix each prerequisite, per provider. Unknown providers get every line. */
+const FIXES = {
+  version: {
+    postgres: 'upgrade to PostgreSQL 14 or newer (pgoutput streams logical messages only from 14)',
+    rds: 'upgrade the RDS instance to PostgreSQL 14 or newer',
+    aurora: 'upgrade the Aurora cluster to PostgreSQL-compatible 14 or newer',
+    neon: 'create the project with PostgreSQL 14 or newer',
+    supabase: 'upgrade the project to PostgreSQL 14 or newer (Settings → Infrastructure)',
+    cloudsql: 'upgrade the instance to PostgreSQL 14 or newer',
+  },
+  walLevel: {
+    postgres: "set wal_level = logical (ALTER SYSTEM SET wal_level = 'logical') and restart PostgreSQL",
+    rds: 'set rds.logical_replication = 1 in the DB parameter group and reboot the instance',
+    aurora: 'set rds.logical_replication = 1 in the DB cluster parameter group and reboot the writer',
+    neon: 'enable logical replication in the Neon Console (Project settings → Logical Replication); it restarts the compute',
+    supabase: 'wal_level is logical on Supabase by default; ask Supabase support if it is not',
+    cloudsql: 'set the database flag cloudsql.logical_decoding = on and restart the instance',
+  },
+  encoding: {
+    postgres: 'create the database with ENCODING UTF8 (CREATE DATABASE app ENCODING UTF8 TEMPLATE template0)',
+    rds: 'create the database with ENCODING UTF8 (CREATE DATABASE app ENCODING UTF8 TEMPLATE template0)',
+    aurora: 'create the database with ENCODING UTF8 (CREATE DATABASE app ENCODING UTF8 TEMPLATE template0)',
+    neon: 'Neon databases are UTF8; create a new database in the Neon Console',
+    supabase: 'Supabase databases are UTF8; check that DATABASE_URL names the right database',
+    cloudsql: 'create the database with charset UTF8 (gcloud sql databases create app --charset=UTF8)',
+  },
+  replication: {
+    postgres: 'ALTER ROLE <relay role> WITH REPLICATION;',
+    rds: 'GRANT rds_replication TO <relay role>;',
+    aurora: 'GRANT rds_replication TO <relay role>;',
+    neon: 'use a role created in the Neon Console or API (they have REPLICATION), or ALTER ROLE <relay role> WITH REPLICATION;',
+    supabase: 'ALTER ROLE <relay role> WITH REPLICATION; (as postgres)',
+    cloudsql: 'ALTER ROLE <relay role> WITH REPLICATION; (as a cloudsqlsuperuser)',
+  },
+  senders: {
+    postgres: 'raise max_wal_senders and max_replication_slots (e.g. to 10) and restart PostgreSQL',
+    rds: 'raise max_wal_senders and max_replication_slots in the DB parameter group and reboot',
+    aurora:
+      'raise max_wal_senders and max_replication_slots in the DB cluster parameter group and reboot the writer',
+    neon: 'drop unused replication slots (Neon allows 10 slots and senders per project)',
+    supabase: 'drop unused replication slots, or raise the limits through Supabase support',
+    cloudsql: 'raise the max_wal_senders and max_replication_slots flags and restart the instance',
+  },
+} satisfies Record<string, Fixes>
+
+/** The fix for `check` on `provider`; for self-managed or unknown hosts, the managed providers' too. */
+export function fixFor(check: keyof typeof FIXES, provider: Provider): string {
+  const fixes = FIXES[check]
+  if (provider !== 'postgres') return fixes[provider]
+  return `${fixes.postgres} (RDS: ${fixes.rds}; Aurora: ${fixes.aurora}; Neon: ${fixes.neon}; Supabase: ${fixes.supabase}; Cloud SQL: ${fixes.cloudsql})`
+}
+
+/** One checked prerequisite. */
+export interface CheckResult {
+  id: string
+  title: string
+  status: 'pass' | 'fail' | 'warn'
+  detail: string
+  fix?: string
+}
+
+/**
+ * Check what the relay needs from the database: PostgreSQL ≥ 14, `wal_level = logical`, a UTF8 database,
+ * the REPLICATION privilege (proved by opening a replication connection), and free WAL senders and slots.
+ */
+export async function checkDatabase(client: pg.ClientBase, databaseUrl: string): Promise<CheckResult[]> {
+  const provider = detectProvider(databaseUrl)
+  const { rows } = await client.query<{
+    version: number
+    version_text: string
+    wal_level: string
+    encoding: string
+    role: string
+    replication: boolean
+    superuser: boolean
+    rds_replication: boolean
+    max_slots: number
+    used_slots: number
+    max_senders: number
+    used_senders: number
+  }>(
+    `select current_setting('server_version_num')::int as version,
+            current_setting('server_version') as version_text,
+            current_setting('wal_level') as wal_level,
+            pg_encoding_to_char(d.encoding) as encoding,
+            r.rolname as role, r.rolreplication as replication, r.rolsuper as superuser,
+            coalesce((select pg_has_role(r.oid, g.oid, 'member') from pg_roles g where g.rolname = 'rds_replication'), false)
+              as rds_replication,
+            current_setting('max_replication_slots')::int as max_slots,
+            (select count(*)::int from pg_replication_slots) as used_slots,
+            current_setting('max_wal_senders')::int as max_senders,
+            (select count(*)::int from pg_stat_replication) as used_senders
+       from pg_database d, pg_roles r
+      where d.datname = current_database() and r.rolname = current_user`,
+  )
+  const facts = rows[0]
+  if (!facts) throw new Error('could not read the database settings')
+  const results: CheckResult[] = []
+  const add = (result: CheckResult) => results.push(result)
+
+  add(
+    facts.version >= 140000
+      ? { id: 'version', title: 'PostgreSQL ≥ 14', status: 'pass', detail: facts.version_text }
+      : {
+          id: 'version',
+          title: 'PostgreSQL ≥ 14',
+          status: 'fail',
+          detail: `the server runs PostgreSQL ${facts.version_text}`,
+          fix: fixFor('version', provider),
+        },
+  )
+  add(
+    facts.wal_level === 'logical'
+      ? { id: 'wal_level', title: 'wal_level = logical', status: 'pass', detail: 'logical' }
+      : {
+          id: 'wal_level',
+          title: 'wal_level = logical',
+          status: 'fail',
+          detail: `wal_level is '${facts.wal_level}': facts are written to the WAL but nothing can decode them`,
+          fix: fixFor('walLevel', provider),
+        },
+  )
+  add(
+    facts.encoding === 'UTF8'
+      ? { id: 'encoding', title: 'database encoding UTF8', status: 'pass', detail: 'UTF8' }
+      : {
+          id: 'encoding',
+          title: 'database encoding UTF8',
+          status: 'fail',
+          detail: `the database is ${facts.encoding}: text facts would be converted`,
+          fix: fixFor('encoding', provider),
+        },
+  )
+  const replication = await canReplicate(databaseUrl)
+  const attribute = facts.superuser
+    ? 'superuser'
+    : facts.replication
+      ? 'REPLICATION'
+      : facts.rds_replication
+        ? 'rds_replication'
+        : 'no REPLICATION attribute'
+  add(
+    replication === true
+      ? {
+          id: 'replication',
+          title: 'replication privilege',
+          status: 'pass',
+          detail: `role ${facts.role} (${attribute})`,
+        }
+      : {
+          id: 'replication',
+          title: 'replication privilege',
+          status: 'fail',
+          detail: `role ${facts.role} (${attribute}) cannot open a replication connection: ${replication}`,
+          fix: fixFor('replication', provider).replaceAll('<relay role>', quoteIdent(facts.role)),
+        },
+  )
+  const slotsLeft = facts.max_slots - facts.used_slots
+  const sendersLeft = facts.max_senders - facts.used_senders
+  add(
+    slotsLeft > 0 && sendersLeft > 0
+      ? {
+          id: 'capacity',
+          title: 'free replication slots and WAL senders',
+          status: 'pass',
+          detail: `${facts.used_slots}/${facts.max_slots} slots, ${facts.used_senders}/${facts.max_senders} senders in use`,
+        }
+      : {
+          id: 'capacity',
+          title: 'free replication slots and WAL senders',
+          status: 'warn',
+          detail: `${facts.used_slots}/${facts.max_slots} slots, ${facts.used_senders}/${facts.max_senders} senders in use: a new slot or stream may be refused`,
+          fix: fixFor('senders', provider),
+        },
+  )
+  return results
+}
+
+/** Throw the first failed check as a FactlibError that carries its fix. */
+export function assertChecks(results: CheckResult[]): void {
+  const failed = results.find((result) => result.status === 'fail')
+  if (failed)
+    throw new FactlibError(
+      `PREREQUISITE_${failed.id.toUpperCase()}`,
+      `${failed.title}: ${failed.detail}. Fix: ${failed.fix ?? 'see factlib doctor'}`,
+    )
+}
+
+/** True, or why a replication connection (what the relay streams through) was refused. */
+async function canReplicate(databaseUrl: string): Promise<true | string> {
+  const client = new pg.Client({ connectionString: databaseUrl, replication: 'database' } as pg.ClientConfig)
+  try {
+    await client.connect()
+    await client.query('IDENTIFY_SYSTEM')
+    return true
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error)
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+
+/** Explain a failure to connect, without the password. */
+export function explainConnectError(error: unknown, databaseUrl: string): FactlibError {
+  const code = (error as { code?: string } | undefined)?.code
+  const message = error instanceof Error ? error.message : String(error)
+  const where = redactUrl(databaseUrl)
+  const hint =
+    code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT' || code === 'EHOSTUNREACH'
+      ? 'check the host and port, and that security groups or firewalls let this machine in'
+      : code === '28P01'
+        ? 'the password is wrong for this user'
+        : code === '28000'
+          ? 'pg_hba.conf (or the provider) refuses this user/host/TLS combination; managed databases usually need ?sslmode=require'
+          : code === '3D000'
+            ? 'the database does not exist; check the path of DATABASE_URL'
+            : /SSL|TLS|certificate/i.test(message)
+              ? 'TLS failed: use ?sslmode=require, or ?sslmode=verify-full with the provider CA (PGSSLROOTCERT / sslrootcert)'
+              : 'check DATABASE_URL'
+  return new FactlibError('DATABASE_UNREACHABLE', `cannot connect to ${where}: ${message} (${hint})`, {
+    cause: error,
+    retriable: code === 'ECONNREFUSED' || code === 'ETIMEDOUT' || code === '57P03',
+  })
+}
+
+export function quoteIdent(name: string): string {
+  return /^[a-z_][a-z0-9_]*$/.test(name) ? name : `"${name.replaceAll('"', '""')}"`
+}

@@ -1,0 +1,148 @@
+import { FactlibError } from '@factlib/emit'
+import type pg from 'pg'
+import type { Logger } from './log.js'
+import { type Lsn, parseLsn } from './lsn.js'
+import { quoteIdent } from './prerequisites.js'
+
+/** The slot as PostgreSQL reports it. */
+export interface SlotState {
+  plugin: string
+  database: string
+  confirmedFlushLsn: Lsn
+  /** `reserved`, `extended`, `unreserved` or `lost`. */
+  walStatus: string | null
+  /** Bytes of WAL that can still be written before the slot is invalidated; null when unlimited. */
+  safeWalSize: number | null
+  activePid: number | null
+  /** `pg_current_wal_lsn() - confirmed_flush_lsn`. */
+  lagBytes: number
+}
+
+/** The slot's WAL is gone (`wal_status = lost`): facts committed since it fell behind are lost. */
+export class SlotLostError extends FactlibError {
+  constructor(slot: string) {
+    super(
+      'SLOT_LOST',
+      `replication slot "${slot}" was invalidated (wal_status = lost): PostgreSQL removed WAL it still needed, so ` +
+        'facts committed while the relay was behind are lost. Find out why it fell behind (max_slot_wal_keep_size, ' +
+        'idle_replication_slot_timeout), then drop the slot and start with FACTLIB_CREATE_SLOT=force to continue.',
+    )
+  }
+}
+
+/** Read the slot, or `undefined` when it does not exist. */
+export async function readSlot(client: pg.ClientBase, slot: string): Promise<SlotState | undefined> {
+  const { rows } = await client.query<{
+    plugin: string
+    database: string
+    confirmed_flush_lsn: string | null
+    wal_status: string | null
+    safe_wal_size: string | null
+    active_pid: number | null
+    lag_bytes: string | null
+  }>(
+    `select plugin, database, confirmed_flush_lsn::text, wal_status, safe_wal_size::text, active_pid,
+            (pg_current_wal_lsn() - confirmed_flush_lsn)::text as lag_bytes
+       from pg_replication_slots where slot_name = $1`,
+    [slot],
+  )
+  const row = rows[0]
+  if (!row) return undefined
+  return {
+    plugin: row.plugin,
+    database: row.database,
+    confirmedFlushLsn: row.confirmed_flush_lsn ? parseLsn(row.confirmed_flush_lsn) : 0n,
+    walStatus: row.wal_status,
+    safeWalSize: row.safe_wal_size === null ? null : Number(row.safe_wal_size),
+    activePid: row.active_pid,
+    lagBytes: Number(row.lag_bytes ?? 0),
+  }
+}
+
+/** The SQL that creates what the relay needs, for `factlib setup --dry-run` and error messages. */
+export function setupSql(slot: string, publication: string): string[] {
+  return [
+    `CREATE PUBLICATION ${quoteIdent(publication)};`,
+    `SELECT pg_create_logical_replication_slot('${slot}', 'pgoutput');`,
+  ]
+}
+
+/**
+ * Make sure the publication and the slot exist, following the lifecycle rules:
+ *
+ * - neither exists: first setup, create the publication, then the slot;
+ * - the publication exists but the slot does not: the slot was dropped or lost and facts may be gone —
+ *   refuse unless `createSlot` is `force`;
+ * - `createSlot` is `false`: never create anything, fail with the SQL to run.
+ *
+ * A session advisory lock makes a second relay racing through first setup wait, then find both.
+ */
+export async function ensureSlot(
+  client: pg.ClientBase,
+  options: { slot: string; publication: string; createSlot: 'true' | 'false' | 'force' },
+  log: Logger,
+): Promise<SlotState> {
+  const { slot, publication, createSlot } = options
+  await client.query('select pg_advisory_lock(hashtext($1))', [`factlib:${slot}`])
+  try {
+    const database = (await client.query<{ db: string }>('select current_database() as db')).rows[0]?.db
+    const hasPublication =
+      (await client.query('select 1 from pg_publication where pubname = $1', [publication])).rowCount === 1
+    let state = await readSlot(client, slot)
+
+    if (state) {
+      if (state.plugin !== 'pgoutput')
+        throw new FactlibError(
+          'SLOT_PLUGIN',
+          `replication slot "${slot}" uses the ${state.plugin} plugin; the relay needs pgoutput. Choose another ` +
+            'FACTLIB_SLOT, or drop that slot if nothing else uses it.',
+        )
+      if (state.database !== database)
+        throw new FactlibError(
+          'SLOT_DATABASE',
+          `replication slot "${slot}" belongs to database "${state.database}", but DATABASE_URL names "${database}"`,
+        )
+      if (state.walStatus === 'lost') throw new SlotLostError(slot)
+      if (!hasPublication) {
+        if (createSlot === 'false') throw missing(`publication "${publication}"`, slot, publication)
+        await createPublication(client, publication)
+        log.info('created the publication', { publication })
+      }
+      return state
+    }
+
+    if (createSlot === 'false') throw missing(`replication slot "${slot}"`, slot, publication)
+    if (hasPublication && createSlot !== 'force')
+      throw new FactlibError(
+        'SLOT_MISSING',
+        `publication "${publication}" exists but replication slot "${slot}" does not: the slot was dropped or ` +
+          'lost, and facts committed since then may never be relayed. Check pg_replication_slots and your logs; ' +
+          'to create a new slot and continue from now, start once with FACTLIB_CREATE_SLOT=force.',
+      )
+    if (!hasPublication) {
+      await createPublication(client, publication)
+      log.info('created the publication', { publication })
+    } else log.warn('creating a new slot for an existing publication (FACTLIB_CREATE_SLOT=force)', { slot })
+    await client.query(`select pg_create_logical_replication_slot($1, 'pgoutput')`, [slot])
+    log.info('created the replication slot', { slot })
+    state = await readSlot(client, slot)
+    if (!state) throw new Error(`replication slot "${slot}" vanished right after it was created`)
+    return state
+  } finally {
+    await client.query('select pg_advisory_unlock(hashtext($1))', [`factlib:${slot}`]).catch(() => {})
+  }
+}
+
+async function createPublication(client: pg.ClientBase, publication: string): Promise<void> {
+  await client.query(`create publication ${quoteIdent(publication)}`).catch((error: { code?: string }) => {
+    if (error.code !== '42710') throw error
+  })
+}
+
+function missing(what: string, slot: string, publication: string): FactlibError {
+  return new FactlibError(
+    'SLOT_NOT_SET_UP',
+    `${what} does not exist and FACTLIB_CREATE_SLOT=false forbids creating it. Run \`factlib setup\`, or as a ` +
+      `privileged role:\n  ${setupSql(slot, publication).join('\n  ')}`,
+  )
+}
