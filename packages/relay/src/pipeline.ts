@@ -207,7 +207,7 @@ export class Pipeline implements StreamHandlers {
     try {
       while (this.#pending() > 0 && !this.#abort.signal.aborted) {
         const batch = this.#takeBatch(maxBatchRecords, maxBatchBytes)
-        await sink.send(
+        const { deadLettered } = await sink.send(
           batch.map((entry) => entry.record),
           this.#abort.signal,
         )
@@ -215,7 +215,8 @@ export class Pipeline implements StreamHandlers {
         for (const entry of batch) {
           this.confirmations.acknowledge(entry.transaction)
           this.#inflightBytes -= entry.size
-          if (entry.deadLetter) metrics.deadLettered(entry.deadLetter)
+          const deadLetter = entry.deadLetter ?? deadLettered.get(entry.record)
+          if (deadLetter) metrics.deadLettered(deadLetter)
           else metrics.factRelayed(entry.source, Math.max(0, now - entry.commitTime) / 1000)
         }
         metrics.inflightBytes = this.#inflightBytes

@@ -58,7 +58,8 @@ interface Session {
  * @example
  * ```ts
  * const config = parseConfig(process.env)
- * const relay = await startRelay(config, { log: jsonLogger(), sink: await createSink(config, log, metrics) })
+ * const metrics = new RelayMetrics()
+ * const relay = await startRelay(config, { log, metrics, sink: createSink(config, { log, metrics }) })
  * process.once('SIGTERM', () => void relay.stop().then((code) => process.exit(code)))
  * ```
  */

@@ -1,3 +1,5 @@
+import type { DeadLetterReason } from './record.js'
+
 /** One Kafka record as the relay produces it. */
 export interface SinkRecord {
   topic: string
@@ -7,6 +9,14 @@ export interface SinkRecord {
   value: Uint8Array
   headers: Record<string, string>
 }
+
+/** What became of a batch: records the sink sent to the dead-letter topic instead, with why. */
+export interface SendResult {
+  deadLettered: ReadonlyMap<SinkRecord, DeadLetterReason>
+}
+
+/** The result of a batch in which nothing was dead-lettered. */
+export const ALL_DELIVERED: SendResult = { deadLettered: new Map() }
 
 /** Whether a sink can take records now, and if not, why (shown on /readyz and in logs). */
 export type SinkReadiness = { ready: true } | { ready: false; reason: string }
@@ -21,10 +31,10 @@ export interface Sink {
   start(): Promise<void>
   /**
    * Deliver `records` in order per topic and key. Resolves when every record is acknowledged or, for a
-   * record that can never be produced, dead-lettered. Retriable failures are retried without end; rejects
-   * only when `signal` aborts, after the attempt under way has settled.
+   * record that can never be produced, dead-lettered (reported in the result). Retriable failures are
+   * retried without end; rejects only when `signal` aborts, after the attempt under way has settled.
    */
-  send(records: SinkRecord[], signal: AbortSignal): Promise<void>
+  send(records: SinkRecord[], signal: AbortSignal): Promise<SendResult>
   readiness(): SinkReadiness
   close(): Promise<void>
 }

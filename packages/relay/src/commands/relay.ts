@@ -1,0 +1,61 @@
+import { type Command, parseFlags } from '../cli-util.js'
+import { CONFIG_VARIABLES, type ConfigVariable, flagName, parseConfig } from '../config.js'
+import { jsonLogger, type LogLevel } from '../log.js'
+import { RelayMetrics } from '../metrics.js'
+import { startRelay } from '../relay.js'
+import { createSink } from '../sinks.js'
+
+const variables = Object.keys(CONFIG_VARIABLES) as ConfigVariable[]
+
+export const relayCommand: Command = {
+  name: 'relay',
+  summary: 'stream the replication slot to Kafka (or stdout)',
+  help: `Usage: factlib relay [flags]
+
+Streams the logical replication slot and produces every fact to Kafka, confirming each WAL position only
+after Kafka acknowledged it. Configured by environment variables or the flags below (flags win; an empty
+variable counts as unset). Serves /healthz, /readyz and /metrics on FACTLIB_HTTP_PORT. SIGTERM or Ctrl-C
+finishes what is in flight and exits 0.
+
+${variables
+  .map(
+    (variable) =>
+      `  --${flagName(variable).padEnd(20)} ${variable.padEnd(26)} ${CONFIG_VARIABLES[variable].doc}${
+        CONFIG_VARIABLES[variable].default === undefined ? '' : ` [${CONFIG_VARIABLES[variable].default}]`
+      }`,
+  )
+  .join('\n')}
+  --log-level <level>   FACTLIB_LOG_LEVEL            debug, info, warn, error [info]
+
+Examples:
+  DATABASE_URL=postgres://relay:secret@db:5432/app KAFKA_BROKERS=kafka:9092 factlib relay
+  factlib relay --database-url postgres://localhost/app --sink stdout
+  KAFKA_CLUSTER_ARN=arn:aws:kafka:eu-west-1:123456789012:cluster/facts/abc KAFKA_SASL=iam factlib relay`,
+
+  async run(argv) {
+    const { values } = parseFlags('relay', argv, {
+      ...Object.fromEntries(variables.map((variable) => [flagName(variable), { type: 'string' as const }])),
+      'log-level': { type: 'string' },
+    })
+    const flags = values as Record<string, string | undefined>
+    const config = parseConfig(process.env, flags)
+    const level = (flags['log-level'] ?? process.env.FACTLIB_LOG_LEVEL ?? 'info') as LogLevel
+    const log = jsonLogger({ level }).child({ component: 'relay' })
+    const metrics = new RelayMetrics()
+    const sink = createSink(config, { log, metrics })
+    const relay = await startRelay(config, { log, sink, metrics })
+    let signals = 0
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals += 1
+      if (signals > 1) {
+        log.warn('second signal: exiting without waiting', { signal })
+        process.exit(1)
+      }
+      log.info('stopping', { signal })
+      void relay.stop()
+    }
+    process.on('SIGTERM', onSignal)
+    process.on('SIGINT', onSignal)
+    return relay.done
+  },
+}

@@ -1,0 +1,76 @@
+import { FactlibError } from '@factlib/emit'
+
+/** A bearer token and when it expires (ms since the epoch), as `aws-msk-iam-sasl-signer-js` returns it. */
+export interface BearerToken {
+  token: string
+  expiryTime: number
+}
+
+/** AWS credentials for signing, e.g. from `@aws-sdk/credential-providers`. */
+export type AwsCredentialsProvider = () => Promise<{
+  accessKeyId: string
+  secretAccessKey: string
+  sessionToken?: string
+  expiration?: Date
+}>
+
+/** The region of an ARN: `arn:aws:kafka:eu-west-1:123456789012:cluster/orders/…` → `eu-west-1`. */
+export function regionFromArn(arn: string): string | undefined {
+  const region = arn.split(':')[3]
+  return region ? region : undefined
+}
+
+/**
+ * MSK IAM tokens (SASL/OAUTHBEARER): a SigV4-presigned `kafka-cluster:Connect` URL, signed locally with the
+ * default AWS credential chain (the ECS task role) or the given provider. The signer package is loaded
+ * on first use only, so relays without IAM never load the AWS SDK.
+ *
+ * @example
+ * ```ts
+ * const tokens = mskIamTokens({ region: 'eu-west-1' })
+ * const { token, expiryTime } = await tokens()
+ * ```
+ */
+export function mskIamTokens(options: {
+  region: string
+  credentials?: AwsCredentialsProvider
+}): () => Promise<BearerToken> {
+  return async () => {
+    const signer = await import('aws-msk-iam-sasl-signer-js')
+    try {
+      return options.credentials
+        ? await signer.generateAuthTokenFromCredentialsProvider({
+            region: options.region,
+            awsCredentialsProvider: options.credentials,
+          })
+        : await signer.generateAuthToken({ region: options.region })
+    } catch (error) {
+      throw new FactlibError(
+        'KAFKA_AUTH',
+        `could not sign an MSK IAM token for region ${options.region}: ${error instanceof Error ? error.message : error}. ` +
+          'The relay needs AWS credentials (the ECS task role, or AWS_* variables) allowed kafka-cluster:Connect',
+        { cause: error, retriable: true },
+      )
+    }
+  }
+}
+
+/**
+ * kafkajs' `oauthBearerProvider` from a token source: kafkajs asks on every new connection, so the token is
+ * reused until `refreshBeforeMs` before it expires.
+ */
+export function oauthBearerProvider(
+  tokens: () => Promise<BearerToken>,
+  { refreshBeforeMs = 60_000, now = Date.now }: { refreshBeforeMs?: number; now?: () => number } = {},
+): () => Promise<{ value: string }> {
+  let cached: BearerToken | undefined
+  let pending: Promise<BearerToken> | undefined
+  return async () => {
+    if (cached && cached.expiryTime - refreshBeforeMs > now()) return { value: cached.token }
+    pending ??= tokens().finally(() => {
+      pending = undefined
+    })
+    cached = await pending
+    return { value: cached.token }
+  }
+}

@@ -1,0 +1,151 @@
+import { FactlibError } from '@factlib/emit'
+import type { Admin } from 'kafkajs'
+import { kafkaErrorType, rootCause } from './kafka-errors.js'
+import type { Logger } from './log.js'
+import { RateLimit } from './rate-limit.js'
+
+/** Thrown while a topic cannot be created or described; the message says which permission is missing. */
+export class TopicRefusedError extends FactlibError {
+  override readonly name = 'TopicRefusedError'
+  constructor(
+    readonly topic: string,
+    message: string,
+    cause: unknown,
+  ) {
+    super('KAFKA_TOPIC_REFUSED', message, { cause, retriable: true })
+  }
+}
+
+/** Kafka's own rule for topic names (`org.apache.kafka.common.internals.Topic`). */
+export function invalidTopicReason(topic: string): string | undefined {
+  if (topic === '' || topic === '.' || topic === '..') return `"${topic}" is not a valid topic name`
+  if (topic.length > 249) return `the topic name is ${topic.length} characters long; Kafka allows 249`
+  if (!/^[a-zA-Z0-9._-]+$/.test(topic))
+    return `topic ${JSON.stringify(topic)} has characters Kafka does not allow (only [a-zA-Z0-9._-])`
+  return undefined
+}
+
+/**
+ * Makes topics exist before the sink writes to them: Amazon MSK (and the test broker) do not create topics
+ * on first use. An existing topic needs only DESCRIBE; a missing one is created with the configured number
+ * of partitions and the broker's default replication factor.
+ */
+export class Topics {
+  readonly #known = new Set<string>()
+  readonly #refused = new Map<string, string>()
+  readonly #warnings = new RateLimit(30_000)
+
+  constructor(
+    readonly admin: () => Admin,
+    readonly partitions: number,
+    readonly log: Logger,
+  ) {}
+
+  /** Why a topic is refused right now, for readiness; undefined when none is. */
+  refusal(): string | undefined {
+    return this.#refused.values().next().value
+  }
+
+  /** Check these topics again before the next write (one vanished, or metadata was stale). */
+  forget(topics: Iterable<string>): void {
+    for (const topic of topics) this.#known.delete(topic)
+  }
+
+  /**
+   * Make every topic exist. Resolves to the topics that can never exist (invalid names) with the reason;
+   * throws {@link TopicRefusedError} while one is refused, or the client's error when Kafka is unreachable.
+   */
+  async ensure(topics: Iterable<string>): Promise<Map<string, string>> {
+    const invalid = new Map<string, string>()
+    for (const topic of topics) {
+      if (this.#known.has(topic)) continue
+      const reason = invalidTopicReason(topic) ?? (await this.#ensureOne(topic))
+      if (reason === undefined) this.#known.add(topic)
+      else invalid.set(topic, reason)
+    }
+    return invalid
+  }
+
+  async #ensureOne(topic: string): Promise<string | undefined> {
+    try {
+      if (!(await this.#exists(topic))) await this.#create(topic)
+    } catch (error) {
+      const type = kafkaErrorType(firstCause(error))
+      if (type === 'INVALID_TOPIC_EXCEPTION')
+        return `the broker rejected topic "${topic}" (INVALID_TOPIC_EXCEPTION: an invalid name, or one that collides with an existing topic when "." and "_" are treated alike)`
+      const hint = type === undefined ? undefined : refusalHint(type, topic, this.partitions)
+      if (hint === undefined) throw error
+      this.#refuse(topic, hint, error)
+    }
+    if (this.#refused.delete(topic)) {
+      this.#warnings.clear(topic)
+      this.log.info('topic is available now', { topic })
+    }
+    return undefined
+  }
+
+  // Listing rather than asking for the topic's metadata: kafkajs logs a missing topic's metadata as an error.
+  async #exists(topic: string): Promise<boolean> {
+    return (await this.admin().listTopics()).includes(topic)
+  }
+
+  async #create(topic: string): Promise<void> {
+    try {
+      const created = await this.admin().createTopics({
+        topics: [{ topic, numPartitions: this.partitions }],
+        waitForLeaders: true,
+        timeout: 10_000,
+      })
+      this.log.info(created ? 'created topic' : 'topic was created meanwhile', {
+        topic,
+        partitions: this.partitions,
+      })
+    } catch (error) {
+      // Another relay created it between our check and our request.
+      if (kafkaErrorType(firstCause(error)) === 'TOPIC_ALREADY_EXISTS') return
+      throw error
+    }
+  }
+
+  #refuse(topic: string, hint: string, cause: unknown): never {
+    const first = !this.#refused.has(topic)
+    this.#refused.set(topic, hint)
+    const suppressed = this.#warnings.take(topic)
+    const fields = { topic, error: firstCause(cause), ...(suppressed ? { suppressed } : {}) }
+    if (first) this.log.error(`${hint}; retrying until it can`, fields)
+    else if (suppressed !== undefined)
+      this.log.warn(`still cannot make topic "${topic}" exist: ${hint}`, fields)
+    throw new TopicRefusedError(topic, hint, cause)
+  }
+}
+
+function refusalHint(type: string, topic: string, partitions: number): string | undefined {
+  const createIt = `or create topic "${topic}" yourself (${partitions} partitions)`
+  switch (type) {
+    case 'TOPIC_AUTHORIZATION_FAILED':
+    case 'CLUSTER_AUTHORIZATION_FAILED':
+      return (
+        `cannot create or describe topic "${topic}" (${type}): the Kafka principal lacks CREATE or DESCRIBE ` +
+        `permission on it; grant CREATE and DESCRIBE on the topic (MSK IAM: kafka-cluster:CreateTopic and kafka-cluster:DescribeTopic), ${createIt}`
+      )
+    case 'POLICY_VIOLATION':
+    case 'INVALID_PARTITIONS':
+    case 'INVALID_REPLICATION_FACTOR':
+    case 'INVALID_CONFIG':
+      return `the broker refused to create topic "${topic}" (${type}); check its create.topic.policy and defaults, ${createIt}`
+    default:
+      return undefined
+  }
+}
+
+/** The broker error of a createTopics or metadata failure (kafkajs aggregates them per topic). */
+function firstCause(error: unknown): unknown {
+  const errors = (error as { errors?: unknown } | null)?.errors
+  return rootCause(Array.isArray(errors) && errors.length > 0 ? errors[0] : error)
+}
+
+/** Why the broker refused to create `topic`, with the fix; undefined when `error` is no such refusal. */
+export function topicRefusal(error: unknown, topic: string, partitions: number): string | undefined {
+  const type = kafkaErrorType(firstCause(error))
+  return type === undefined ? undefined : refusalHint(type, topic, partitions)
+}

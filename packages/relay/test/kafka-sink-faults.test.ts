@@ -1,0 +1,202 @@
+import { Partitioners } from 'kafkajs'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { type KafkaBroker, kafkaUnavailable, uniqueName, waitFor } from '../../../test/harness/index.js'
+import { KafkaSink, type KafkaSinkOptions } from '../src/kafka-sink.js'
+import type { DeadLetterReason } from '../src/record.js'
+import type { SinkRecord } from '../src/sink.js'
+import {
+  collectingLogger,
+  deduplicated,
+  fact,
+  plainConfig,
+  readTopic,
+  startKafkaWithPorts,
+  valuesByKey,
+} from './sink-support.js'
+
+// A private broker that refuses record batches over 16 KiB, and that the tests stop and start.
+const MESSAGE_MAX_BYTES = 16 * 1024
+
+describe.skipIf(kafkaUnavailable())('KafkaSink against broker limits and outages', () => {
+  let broker: KafkaBroker
+  const sinks: KafkaSink[] = []
+  beforeAll(async () => {
+    ;({ broker } = await startKafkaWithPorts(0, () => ({ 'message.max.bytes': MESSAGE_MAX_BYTES })))
+  })
+  afterAll(async () => {
+    for (const sink of sinks) await sink.close()
+    await broker?.destroy()
+  })
+
+  const startSink = async (options: Partial<KafkaSinkOptions> = {}) => {
+    const errors: string[] = []
+    const deadLettered: DeadLetterReason[] = []
+    const { logger, lines } = collectingLogger()
+    const sink = new KafkaSink(plainConfig(broker.brokers), {
+      dlqTopic: uniqueName('dlq'),
+      topicPartitions: 3,
+      log: logger,
+      retry: { initialRetryTime: 50, maxRetryTime: 500 },
+      onProduceError: (kind) => errors.push(kind),
+      ...options,
+    })
+    sinks.push(sink)
+    await sink.start()
+    const send = async (records: SinkRecord[], signal: AbortSignal) => {
+      const result = await sink.send(records, signal)
+      deadLettered.push(...result.deadLettered.values())
+      return result
+    }
+    return { sink, send, errors, deadLettered, lines }
+  }
+  const never = () => new AbortController().signal
+
+  test('splits a request the broker finds too large and delivers every record once, in order', async () => {
+    const { send, errors, deadLettered } = await startSink()
+    const topic = uniqueName('split')
+    const records = Array.from({ length: 40 }, (_, index) =>
+      fact(topic, 'one-key', `${index}:${'x'.repeat(1_000)}`),
+    )
+    await send(records, never())
+
+    expect(errors).toContain('message_too_large')
+    expect(deadLettered).toEqual([])
+    const got = await readTopic(broker.brokers, topic)
+    expect(got.map((record) => record.value.toString())).toEqual(records.map(text))
+  })
+
+  test('dead-letters only the single record over the limit, with its origin in headers, and moves on', async () => {
+    const dlqTopic = uniqueName('dlq')
+    const { send, deadLettered } = await startSink({ dlqTopic })
+    const topic = uniqueName('oversize')
+    const big = fact(topic, 'k', 'B'.repeat(MESSAGE_MAX_BYTES + 4_000), {
+      ce_source: 'billing',
+      'factlib-lsn': '2/FF',
+    })
+    const records = [fact(topic, 'k', 's1'), fact(topic, 'k', 's2'), big, fact(topic, 'k', 's3')]
+    const { deadLettered: letters } = await send(records, never())
+    expect([...letters.keys()]).toEqual([big])
+
+    expect((await readTopic(broker.brokers, topic)).map((record) => record.value.toString())).toEqual([
+      's1',
+      's2',
+      's3',
+    ])
+    const [letter, ...more] = await readTopic(broker.brokers, dlqTopic)
+    expect(more).toEqual([])
+    expect(letter?.key).toBe('k')
+    expect(letter?.value.byteLength).toBe(0)
+    expect(letter?.headers).toMatchObject({
+      'factlib-reason': 'too_large',
+      'factlib-lsn': '2/FF',
+      'factlib-source': 'billing',
+      'factlib-topic': topic,
+      'factlib-value-bytes': String(MESSAGE_MAX_BYTES + 4_000),
+      ce_id: big.headers.ce_id,
+      ce_type: big.headers.ce_type,
+    })
+    expect(letter?.headers['factlib-error']).toMatch(
+      /^too_large: the broker refused the record as too large \(message_too_large\)/,
+    )
+    expect(deadLettered).toEqual(['too_large'])
+  })
+
+  test('recreates the producer after a real OUT_OF_ORDER_SEQUENCE_NUMBER and resends what is unacknowledged, in order', async () => {
+    // One request carries two partitions: A's records are appended, B's batch is too large. kafkajs rolls
+    // back the sequence numbers of both, so the first half of the split resends A's first record with a
+    // sequence number the broker already saw in a longer batch: OUT_OF_ORDER_SEQUENCE_NUMBER.
+    const { sink, errors, lines } = await startSink()
+    const topic = uniqueName('sequence')
+    const [keyA, keyB] = twoKeysOnDifferentPartitions(3)
+    const half = 'b'.repeat(MESSAGE_MAX_BYTES / 2 + 500)
+    const records = [
+      fact(topic, keyA, 'a1'),
+      fact(topic, keyB, `b1${half}`),
+      fact(topic, keyB, `b2${half}`),
+      fact(topic, keyA, 'a2'),
+    ]
+    await sink.send(records, never())
+
+    expect(errors).toEqual(['message_too_large', 'out_of_order_sequence_number'])
+    expect(lines.some((line) => line.message.startsWith('recreating the Kafka producer'))).toBe(true)
+    const got = await readTopic(broker.brokers, topic)
+    // At least once: the resend may duplicate what was appended, but never loses or reorders a fact.
+    const expected = new Map([
+      [keyA, ['a1', 'a2']],
+      [keyB, [`b1${half}`, `b2${half}`]],
+    ])
+    expect(valuesByKey(deduplicated(got))).toEqual(expected)
+    for (const values of valuesByKey(got).values())
+      expect(firstOccurrences(values)).toEqual(firstOccurrences(values.slice().sort()))
+  })
+
+  test('with the broker down: an abort rejects promptly; a send retrying across a restart delivers all, in order, once', async () => {
+    const { sink, errors } = await startSink({ produceTimeoutMs: 5_000 })
+    const topic = uniqueName('outage')
+    const before = Array.from({ length: 30 }, (_, index) => fact(topic, `k${index % 4}`, `before-${index}`))
+    await sink.send(before, never())
+    await broker.stop()
+
+    const aborted = new AbortController()
+    const abandoned = sink.send([fact(topic, 'k0', 'abandoned')], aborted.signal)
+    abandoned.catch(() => {})
+    await waitFor('a failed attempt', () => errors.length >= 1)
+    expect(sink.readiness()).toMatchObject({ ready: false })
+    const abortedAt = Date.now()
+    aborted.abort()
+    await expect(abandoned).rejects.toMatchObject({ name: 'AbortError' })
+    expect(Date.now() - abortedAt).toBeLessThan(2_000)
+
+    const after = Array.from({ length: 30 }, (_, index) => fact(topic, `k${index % 4}`, `after-${index}`))
+    let resolved = false
+    const delivery = sink.send(after, never()).then(() => {
+      resolved = true
+    })
+    const failedSoFar = errors.length
+    await waitFor('the send to retry while the broker is down', () => errors.length >= failedSoFar + 2)
+    expect(resolved).toBe(false)
+    await broker.start()
+    await delivery
+    expect(sink.readiness()).toEqual({ ready: true })
+
+    // The admin client reconnects too: a topic first seen after the restart is created.
+    const later = uniqueName('later')
+    await sink.send([fact(later, 'k', 'after-restart')], never())
+    expect((await readTopic(broker.brokers, later)).map((record) => record.value.toString())).toEqual([
+      'after-restart',
+    ])
+
+    const got = await readTopic(broker.brokers, topic)
+    const expected = new Map<string | null, string[]>()
+    for (const record of [...before, ...after])
+      expected.set(record.key, [...(expected.get(record.key) ?? []), text(record)])
+    expect(valuesByKey(got)).toEqual(expected)
+  })
+})
+
+function text(record: SinkRecord): string {
+  return new TextDecoder().decode(record.value)
+}
+
+function firstOccurrences(values: string[]): string[] {
+  return [...new Set(values)]
+}
+
+/** Two keys kafkajs' default (murmur2) partitioner puts on different partitions. */
+function twoKeysOnDifferentPartitions(partitions: number): [string, string] {
+  const partitioner = Partitioners.DefaultPartitioner()
+  const partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({
+    partitionId,
+    leader: 1,
+    partitionErrorCode: 0,
+    replicas: [1],
+    isr: [1],
+  }))
+  const partitionOf = (key: string) =>
+    partitioner({ topic: 't', partitionMetadata, message: { key, value: null } })
+  const first = 'aggregate-a'
+  for (let index = 0; ; index++) {
+    const other = `aggregate-b${index}`
+    if (partitionOf(other) !== partitionOf(first)) return [first, other]
+  }
+}

@@ -1,0 +1,142 @@
+import { createEmitter } from '@factlib/emit'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import {
+  freshDatabase,
+  kafkaBrokers,
+  kafkaUnavailable,
+  startPostgres,
+  type TestPostgres,
+  uniqueName,
+  waitFor,
+  withClient,
+} from '../../../test/harness/index.js'
+import { startRelayProcess } from './support/relay-process.js'
+
+const stderrOf = (logs: Array<Record<string, unknown>>) =>
+  logs.map((log) => String(log.raw ?? log.msg)).join('\n')
+
+function envFor(databaseUrl: string, extra: Record<string, string> = {}) {
+  return {
+    DATABASE_URL: databaseUrl,
+    KAFKA_BROKERS: kafkaBrokers().join(','),
+    FACTLIB_SLOT: uniqueName('slot'),
+    FACTLIB_PUBLICATION: uniqueName('pub'),
+    FACTLIB_DLQ_TOPIC: uniqueName('dlq'),
+    ...extra,
+  }
+}
+
+describe.skipIf(kafkaUnavailable())('slot lifecycle', () => {
+  test('a dropped slot whose publication exists is refused without FACTLIB_CREATE_SLOT=force', async () => {
+    const db = await freshDatabase()
+    const env = envFor(db.url)
+    const first = startRelayProcess(env)
+    await first.waitForLog('streaming')
+    expect(await first.stop()).toBe(0)
+    await withClient(db.url, (client) =>
+      client.query('select pg_drop_replication_slot($1)', [env.FACTLIB_SLOT]),
+    )
+
+    const refused = startRelayProcess(env)
+    expect(await refused.exited).toBe(1)
+    const said = stderrOf(refused.logs)
+    expect(said).toContain(
+      `publication "${env.FACTLIB_PUBLICATION}" exists but replication slot "${env.FACTLIB_SLOT}" does not`,
+    )
+    expect(said).toContain('FACTLIB_CREATE_SLOT=force')
+    expect(said).toContain('[SLOT_MISSING]')
+
+    const forced = startRelayProcess({ ...env, FACTLIB_CREATE_SLOT: 'force' })
+    await forced.waitForLog('streaming')
+    expect(
+      forced.logs.some((log) => String(log.msg).includes('creating a new slot for an existing publication')),
+    ).toBe(true)
+    expect(await forced.stop()).toBe(0)
+  })
+
+  test('FACTLIB_CREATE_SLOT=false creates nothing and prints the SQL to run', async () => {
+    const db = await freshDatabase()
+    const env = envFor(db.url, { FACTLIB_CREATE_SLOT: 'false' })
+    const relay = startRelayProcess(env)
+    expect(await relay.exited).toBe(1)
+    expect(stderrOf(relay.logs)).toContain(`CREATE PUBLICATION ${env.FACTLIB_PUBLICATION};`)
+    expect(stderrOf(relay.logs)).toContain(
+      `pg_create_logical_replication_slot('${env.FACTLIB_SLOT}', 'pgoutput')`,
+    )
+    const created = await withClient(db.url, async (client) => ({
+      slots: (
+        await client.query('select 1 from pg_replication_slots where slot_name = $1', [env.FACTLIB_SLOT])
+      ).rowCount,
+      publications: (
+        await client.query('select 1 from pg_publication where pubname = $1', [env.FACTLIB_PUBLICATION])
+      ).rowCount,
+    }))
+    expect(created).toEqual({ slots: 0, publications: 0 })
+  })
+
+  test('two relays setting up the same slot at once: both end up using it, one as standby', async () => {
+    const db = await freshDatabase()
+    const env = envFor(db.url)
+    const [a, b] = [startRelayProcess(env), startRelayProcess(env)]
+    await Promise.all([a.waitForLog('relay started'), b.waitForLog('relay started')])
+    await waitFor(
+      'one to stream and one to wait',
+      () =>
+        [a, b].some((relay) => relay.logs.some((log) => log.msg === 'streaming')) &&
+        [a, b].some((relay) => relay.logs.some((log) => String(log.msg).includes('hot standby'))),
+    )
+    expect(await Promise.all([a.stop(), b.stop()])).toEqual([0, 0])
+  })
+})
+
+describe.skipIf(kafkaUnavailable())('an invalidated slot', () => {
+  let server: TestPostgres
+  beforeAll(async () => {
+    server = await startPostgres({ settings: { max_slot_wal_keep_size: '1MB' } })
+  })
+  afterAll(() => server?.destroy())
+
+  test('is reported (wal_status lost) and the relay exits non-zero', async () => {
+    const env = envFor(server.url)
+    const relay = startRelayProcess(env)
+    await relay.waitForLog('streaming')
+    await withClient(server.url, (client) =>
+      createEmitter({ source: 'lost' }).emit(client, {
+        aggregateType: 'x',
+        aggregateId: '1',
+        type: 't',
+        data: 1,
+      }),
+    )
+    // Frozen, the relay falls behind while PostgreSQL writes more WAL than max_slot_wal_keep_size allows.
+    relay.kill('SIGSTOP')
+    await withClient(server.url, async (client) => {
+      await client.query('create table filler (body text)')
+      await waitFor(
+        'the slot to be invalidated',
+        async () => {
+          await client.query(`insert into filler select repeat('x', 1000) from generate_series(1, 20000)`)
+          await client.query('select pg_switch_wal()')
+          await client.query('checkpoint')
+          const { rows } = await client.query<{ wal_status: string }>(
+            'select wal_status from pg_replication_slots where slot_name = $1',
+            [env.FACTLIB_SLOT],
+          )
+          return rows[0]?.wal_status === 'lost'
+        },
+        { timeoutMs: 60_000, intervalMs: 10 },
+      )
+    })
+    relay.kill('SIGCONT')
+    expect(await relay.exited).toBe(1)
+    const failure = relay.logs.find(
+      (log) => log.msg === 'relay failed' || log.msg === 'the replication slot was invalidated; exiting',
+    )
+    expect(JSON.stringify(failure)).toContain('SLOT_LOST')
+    expect(JSON.stringify(failure)).toContain('wal_status = lost')
+
+    const again = startRelayProcess(env)
+    expect(await again.exited).toBe(1)
+    expect(stderrOf(again.logs)).toContain('[SLOT_LOST]')
+  })
+})
