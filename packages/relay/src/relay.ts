@@ -313,15 +313,13 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
       })
       .catch((error: unknown) => log.debug('reading slot lag failed', { error }))
   }, monitorIntervalMs)
-  const emf =
-    config.metrics === 'emf'
-      ? setInterval(() => {
-          metrics.slotLagSeconds = lagSeconds()
-          ;(options.writeEmf ?? ((line) => process.stdout.write(line)))(
-            `${metrics.emf(config.metricsNamespace, config.slot)}\n`,
-          )
-        }, config.metricsIntervalSeconds * 1000)
-      : undefined
+  const writeEmf = () => {
+    metrics.slotLagSeconds = lagSeconds()
+    ;(options.writeEmf ?? ((line) => process.stdout.write(line)))(
+      `${metrics.emf(config.metricsNamespace, config.slot)}\n`,
+    )
+  }
+  const emf = config.metrics === 'emf' ? setInterval(writeEmf, config.metricsIntervalSeconds * 1000) : undefined
 
   const sessionsDone = sessions().catch((error: unknown) => {
     fatal = error
@@ -337,7 +335,11 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
       stopping.abort()
       let drained = true
       const current = session
-      if (current) {
+      // A lost slot has nothing left worth delivering: its WAL is gone, so do not wait for the sink.
+      if (current && state === 'lost') {
+        await current.pipeline.abort()
+        await current.stream.stop().catch(() => {})
+      } else if (current) {
         current.stream.pause()
         const deadline = new Promise<false>((resolve) =>
           setTimeout(() => resolve(false), config.shutdownTimeoutMs).unref(),
@@ -352,7 +354,10 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
       }
       await sessionsDone
       clearInterval(monitor)
-      if (emf) clearInterval(emf)
+      if (emf) {
+        clearInterval(emf)
+        writeEmf()
+      }
       await sink.close().catch((error: unknown) => log.warn('closing the sink failed', { error }))
       await admin.end().catch(() => {})
       await http.close()

@@ -61,7 +61,6 @@ describe.skipIf(kafkaUnavailable())('graceful shutdown', () => {
     )
     const lastCommit = reader.records.slice(0, inKafka).reduce((max, record) => {
       const lsn = parseLsn(record.headers['factlib-lsn'] ?? '0/0')
-      // biome-ignore lint/complexity/useMathMinMax: Math.max does not take bigints
       return lsn > max ? lsn : max
     }, 0n)
     expect(

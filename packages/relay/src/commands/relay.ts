@@ -52,6 +52,11 @@ Examples:
         process.exit(1)
       }
       log.info('stopping', { signal })
+      // An attempt under way against a hung broker may outlast the deadline; never outlive it by much.
+      setTimeout(() => {
+        log.error('shutdown took too long; exiting with facts unconfirmed (they will be relayed again)')
+        process.exit(1)
+      }, config.shutdownTimeoutMs + 5_000).unref()
       void relay.stop()
     }
     process.on('SIGTERM', onSignal)

@@ -1,0 +1,1 @@
+export { FactlibRelay, type FactlibRelayProps } from './relay.js'

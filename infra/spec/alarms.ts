@@ -1,0 +1,189 @@
+import { AWS_METRICS, METRIC_DIMENSION, RELAY_METRICS } from './metrics.js'
+import type { AlarmOptions } from './options.js'
+
+/**
+ * Every alarm of the relay's deployment, in one place. Each alarm sends ALARM and OK to the SNS topic the
+ * front-end creates; each carries its runbook line in its description, and infra/README.md repeats them.
+ *
+ * | alarm | metric | fires when |
+ * | --- | --- | --- |
+ * | slot-lag-bytes | relay `SlotLagBytes` (Maximum) | WAL held by the slot stays above the threshold |
+ * | slot-lag-seconds | relay `SlotLagSeconds` (Maximum) | the oldest unconfirmed commit is older than the threshold |
+ * | heartbeat-missing | relay `Heartbeat` (Maximum) | no relay is streaming the slot (missing data breaches) |
+ * | dead-letters | relay `DeadLettered` (Sum) | any fact went to the dead-letter topic |
+ * | db-slot-lag | RDS `OldestReplicationSlotLag` (Maximum) | backstop when the relay cannot report at all |
+ * | db-wal-disk | RDS `TransactionLogsDiskUsage` (Maximum) | backstop: WAL on the database's disk keeps growing |
+ */
+export type AlarmKey =
+  | 'slotLagBytes'
+  | 'slotLagSeconds'
+  | 'heartbeatMissing'
+  | 'deadLetters'
+  | 'databaseSlotLag'
+  | 'databaseWalDisk'
+
+/** One CloudWatch metric alarm, in the field names both CloudFormation and Pulumi use. */
+export interface AlarmSpec {
+  key: AlarmKey
+  /** Full alarm name, unique per account and region. */
+  name: string
+  /** What the alarm means, then `Runbook:` and what to do; the alarm's description. */
+  description: string
+  runbook: string
+  namespace: string
+  metricName: string
+  dimensions: Record<string, string>
+  statistic: 'Maximum' | 'Sum'
+  periodSeconds: number
+  /** N: how many recent periods are evaluated. */
+  evaluationPeriods: number
+  /** M: how many of those must breach. */
+  datapointsToAlarm: number
+  threshold: number
+  comparisonOperator: 'GreaterThanThreshold' | 'LessThanThreshold'
+  treatMissingData: 'breaching' | 'notBreaching' | 'ignore'
+}
+
+const GiB = 1024 ** 3
+
+/** The defaults of {@link AlarmOptions}. */
+export const ALARM_DEFAULTS = {
+  slotLagBytes: 1 * GiB,
+  slotLagSeconds: 300,
+  lag: { datapointsToAlarm: 3, evaluationPeriods: 5 },
+  heartbeatMissingPeriods: 3,
+  databaseWalDiskBytes: 10 * GiB,
+} as const
+
+export interface AlarmInput {
+  name: string
+  slot: string
+  namespace: string
+  /** The relay's metric period: its EMF interval rounded up to whole minutes. */
+  periodSeconds: number
+  database: { instanceIdentifier: string } | undefined
+  options: AlarmOptions | undefined
+}
+
+export function relayAlarms({
+  name,
+  slot,
+  namespace,
+  periodSeconds,
+  database,
+  options = {},
+}: AlarmInput): AlarmSpec[] {
+  const lagBytes = options.slotLagBytes ?? ALARM_DEFAULTS.slotLagBytes
+  const lagSeconds = options.slotLagSeconds ?? ALARM_DEFAULTS.slotLagSeconds
+  const lag = options.lag ?? ALARM_DEFAULTS.lag
+  const heartbeatPeriods = options.heartbeatMissingPeriods ?? ALARM_DEFAULTS.heartbeatMissingPeriods
+  const relay = { namespace, dimensions: { [METRIC_DIMENSION]: slot }, periodSeconds }
+
+  const alarms: AlarmSpec[] = [
+    alarm({
+      key: 'slotLagBytes',
+      name: `${name}-slot-lag-bytes`,
+      meaning: `Slot ${slot} holds more than ${lagBytes} bytes of WAL the relay has not confirmed.`,
+      runbook:
+        'Open the dashboard: if facts/s is flat, the relay is stuck (check its logs, /readyz, Kafka reachability) — restart the task; if facts/s is high, it is catching up — scale the task up (cpu/memory) and watch the lag fall. The database keeps this WAL on disk until it is confirmed.',
+      ...relay,
+      metricName: RELAY_METRICS.slotLagBytes,
+      statistic: 'Maximum',
+      ...lag,
+      threshold: lagBytes,
+      comparisonOperator: 'GreaterThanThreshold',
+      // A dead relay reports nothing: keep the last state; heartbeat-missing reports the death itself.
+      treatMissingData: 'ignore',
+    }),
+    alarm({
+      key: 'slotLagSeconds',
+      name: `${name}-slot-lag-seconds`,
+      meaning: `The oldest commit slot ${slot} has not confirmed is more than ${lagSeconds} seconds old.`,
+      runbook:
+        'Consumers see facts late. Check the relay logs for Kafka errors or retries and the errors widget; a long-running transaction holding facts shows as lag in seconds without lag in bytes. Restart the task if it is not progressing.',
+      ...relay,
+      metricName: RELAY_METRICS.slotLagSeconds,
+      statistic: 'Maximum',
+      ...lag,
+      threshold: lagSeconds,
+      comparisonOperator: 'GreaterThanThreshold',
+      treatMissingData: 'ignore',
+    }),
+    alarm({
+      key: 'heartbeatMissing',
+      name: `${name}-heartbeat-missing`,
+      meaning: `No relay has streamed slot ${slot} for ${heartbeatPeriods} periods of ${periodSeconds} s.`,
+      runbook:
+        'Facts are not being relayed. Check the ECS service events and the task logs: a config error (exit 2), an unreachable database or Kafka, a missing slot (needs FACTLIB_CREATE_SLOT=force after a deliberate drop), or wal_status=lost (facts are gone: re-snapshot consumers).',
+      ...relay,
+      metricName: RELAY_METRICS.heartbeat,
+      statistic: 'Maximum',
+      evaluationPeriods: heartbeatPeriods,
+      datapointsToAlarm: heartbeatPeriods,
+      threshold: 1,
+      comparisonOperator: 'LessThanThreshold',
+      // The relay emits Heartbeat only while it owns the slot; silence is the failure.
+      treatMissingData: 'breaching',
+    }),
+    alarm({
+      key: 'deadLetters',
+      name: `${name}-dead-letters`,
+      meaning: `At least one fact from slot ${slot} went to the dead-letter topic.`,
+      runbook:
+        'Read the dead-letter topic: each record carries the reason in its headers (too large, invalid topic, undecodable envelope, unknown version). Fix the emitter, then replay the records to their topic by hand.',
+      ...relay,
+      metricName: RELAY_METRICS.deadLettered,
+      statistic: 'Sum',
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      threshold: 0,
+      comparisonOperator: 'GreaterThanThreshold',
+      treatMissingData: 'notBreaching',
+    }),
+  ]
+
+  if (database) {
+    const rds = {
+      namespace: AWS_METRICS.rds.namespace,
+      dimensions: { [AWS_METRICS.rds.dimension]: database.instanceIdentifier },
+      // RDS publishes these every minute, whatever the relay's interval.
+      periodSeconds: 60,
+      statistic: 'Maximum' as const,
+      ...lag,
+      comparisonOperator: 'GreaterThanThreshold' as const,
+      // A database that stops publishing is another alarm's business.
+      treatMissingData: 'notBreaching' as const,
+    }
+    alarms.push(
+      alarm({
+        key: 'databaseSlotLag',
+        name: `${name}-db-slot-lag`,
+        meaning: `A replication slot on ${database.instanceIdentifier} holds more WAL than the backstop threshold (any slot, not only ${slot}).`,
+        runbook:
+          "The database's own view, independent of the relay. If the relay alarms are quiet, another slot is lagging (select slot_name, active from pg_replication_slots) — drop abandoned slots; otherwise follow slot-lag-bytes.",
+        ...rds,
+        metricName: AWS_METRICS.rds.oldestReplicationSlotLag,
+        threshold: options.databaseSlotLagBytes ?? 4 * lagBytes,
+      }),
+      alarm({
+        key: 'databaseWalDisk',
+        name: `${name}-db-wal-disk`,
+        meaning: `WAL on ${database.instanceIdentifier}'s disk exceeds the backstop threshold.`,
+        runbook:
+          'Retained WAL fills the disk and then stops the database. Find who holds it (pg_replication_slots, restart_lsn), get the relay confirming again, grow the storage if needed; drop a slot only when losing its facts is accepted.',
+        ...rds,
+        metricName: AWS_METRICS.rds.transactionLogsDiskUsage,
+        threshold: options.databaseWalDiskBytes ?? ALARM_DEFAULTS.databaseWalDiskBytes,
+      }),
+    )
+  }
+  return alarms
+}
+
+function alarm({ meaning, ...spec }: Omit<AlarmSpec, 'description'> & { meaning: string }): AlarmSpec {
+  if (spec.datapointsToAlarm > spec.evaluationPeriods)
+    throw new RangeError(`alarm ${spec.name}: datapointsToAlarm must not exceed evaluationPeriods`)
+  // CloudWatch caps alarm descriptions at 1024 characters.
+  const description = `${meaning} Runbook: ${spec.runbook}`.slice(0, 1024)
+  return { ...spec, description }
+}

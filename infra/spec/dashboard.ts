@@ -1,0 +1,187 @@
+import type { AlarmKey } from './alarms.js'
+import { AWS_METRICS, METRIC_DIMENSION, RELAY_METRICS } from './metrics.js'
+import type { RelaySpec } from './spec.js'
+
+/** Names known only at deploy time (CDK tokens are fine: they resolve inside the JSON). */
+export interface DashboardRefs {
+  region: string
+  /** ECS cluster and service names, for task count, CPU and memory. */
+  clusterName: string
+  serviceName: string
+  /** ARN of each alarm, for the alarm status widget. */
+  alarmArns: Partial<Record<AlarmKey, string>>
+}
+
+type MetricLine = (string | Record<string, unknown>)[]
+export interface Widget {
+  type: 'metric' | 'alarm' | 'text'
+  x: number
+  y: number
+  width: number
+  height: number
+  properties: Record<string, unknown>
+}
+
+/**
+ * The CloudWatch dashboard body (`{ widgets }`), laid out on the 24-column grid:
+ *
+ * ```
+ * ┌ header: slot, namespace, where alarms go ───────────────────────────────┐
+ * │ slot lag, bytes (relay + RDS, thresholds)│ slot lag, seconds (threshold)│
+ * │ facts/s        │ end-to-end latency      │ errors and dead letters      │
+ * │ tasks & readers│ CPU and memory          │ alarm status                 │
+ * └──────────────────────────────────────────────────────────────────────────┘
+ * ```
+ */
+export function dashboardBody(spec: RelaySpec<unknown>, refs: DashboardRefs): { widgets: Widget[] } {
+  const { slot, alarms, database } = spec
+  const { namespace, periodSeconds: period } = spec.metrics
+  const relay = (metricName: string, options: Record<string, unknown>): MetricLine => [
+    namespace,
+    metricName,
+    METRIC_DIMENSION,
+    slot,
+    options,
+  ]
+  const service = ['ClusterName', refs.clusterName, 'ServiceName', refs.serviceName]
+  const threshold = (key: AlarmKey) => {
+    const alarm = alarms.find((candidate) => candidate.key === key)
+    return alarm ? [{ label: `alarm: ${alarm.name}`, value: alarm.threshold, color: '#d62728' }] : []
+  }
+  const graph = (
+    position: Pick<Widget, 'x' | 'y' | 'width' | 'height'>,
+    title: string,
+    metrics: MetricLine[],
+    extra: Record<string, unknown> = {},
+  ): Widget => ({
+    type: 'metric',
+    ...position,
+    properties: {
+      title,
+      region: refs.region,
+      view: 'timeSeries',
+      stacked: false,
+      period,
+      metrics,
+      yAxis: { left: { min: 0 } },
+      ...extra,
+    },
+  })
+  const rds =
+    database &&
+    ((metricName: string, options: Record<string, unknown>): MetricLine => [
+      AWS_METRICS.rds.namespace,
+      metricName,
+      AWS_METRICS.rds.dimension,
+      database.instanceIdentifier,
+      // RDS publishes every minute, whatever the relay's interval.
+      { period: 60, ...options },
+    ])
+
+  return {
+    widgets: [
+      {
+        type: 'text',
+        x: 0,
+        y: 0,
+        width: 24,
+        height: 2,
+        properties: {
+          markdown: `# factlib relay \`${spec.name}\`\nSlot \`${slot}\` · metrics in \`${namespace}\` every ${period} s · alarms notify the \`${spec.alarmTopicName}\` SNS topic · runbook: infra/README.md, section Alarms`,
+        },
+      },
+      graph(
+        { x: 0, y: 2, width: 12, height: 6 },
+        'Slot lag (bytes of WAL held)',
+        [
+          relay(RELAY_METRICS.slotLagBytes, { stat: 'Maximum', label: `relay: slot ${slot}` }),
+          ...(rds
+            ? [
+                rds(AWS_METRICS.rds.oldestReplicationSlotLag, {
+                  stat: 'Maximum',
+                  label: 'RDS: oldest slot (any)',
+                }),
+                rds(AWS_METRICS.rds.transactionLogsDiskUsage, { stat: 'Maximum', label: 'RDS: WAL on disk' }),
+              ]
+            : []),
+        ],
+        {
+          annotations: {
+            horizontal: [
+              ...threshold('slotLagBytes'),
+              ...threshold('databaseSlotLag'),
+              ...threshold('databaseWalDisk'),
+            ],
+          },
+        },
+      ),
+      graph(
+        { x: 12, y: 2, width: 12, height: 6 },
+        'Slot lag (seconds since oldest unconfirmed commit)',
+        [relay(RELAY_METRICS.slotLagSeconds, { stat: 'Maximum', label: `relay: slot ${slot}` })],
+        { annotations: { horizontal: threshold('slotLagSeconds') } },
+      ),
+      graph({ x: 0, y: 8, width: 8, height: 6 }, 'Facts relayed per second', [
+        [{ expression: 'm1 / PERIOD(m1)', label: 'facts/s', id: 'e1' }],
+        relay(RELAY_METRICS.factsRelayed, { stat: 'Sum', id: 'm1', visible: false }),
+      ]),
+      // The relay emits each interval's p99: the median of those is the typical p99, the maximum the worst.
+      graph({ x: 8, y: 8, width: 8, height: 6 }, 'End-to-end latency, commit → Kafka ack (ms)', [
+        relay(RELAY_METRICS.endToEndLatency, { stat: 'p50', label: 'p99, typical interval (p50)' }),
+        relay(RELAY_METRICS.endToEndLatency, { stat: 'Maximum', label: 'p99, worst interval (max)' }),
+      ]),
+      graph(
+        { x: 16, y: 8, width: 8, height: 6 },
+        'Errors and dead letters',
+        [
+          relay(RELAY_METRICS.produceErrors, { stat: 'Sum', label: 'produce errors (retried)' }),
+          relay(RELAY_METRICS.deadLettered, { stat: 'Sum', label: 'dead-lettered facts', color: '#d62728' }),
+        ],
+        { annotations: { horizontal: threshold('deadLetters') } },
+      ),
+      graph({ x: 0, y: 14, width: 8, height: 6 }, 'Tasks and active readers', [
+        [
+          AWS_METRICS.containerInsights.namespace,
+          AWS_METRICS.containerInsights.running,
+          ...service,
+          { stat: 'Maximum', label: 'running tasks' },
+        ],
+        [
+          AWS_METRICS.containerInsights.namespace,
+          AWS_METRICS.containerInsights.desired,
+          ...service,
+          { stat: 'Maximum', label: 'desired tasks' },
+        ],
+        relay(RELAY_METRICS.heartbeat, {
+          stat: 'SampleCount',
+          label: 'heartbeats (1 per period = one reader)',
+        }),
+      ]),
+      graph(
+        { x: 8, y: 14, width: 8, height: 6 },
+        'CPU and memory (% of task)',
+        [
+          [AWS_METRICS.ecs.namespace, AWS_METRICS.ecs.cpu, ...service, { stat: 'Maximum', label: 'CPU max' }],
+          [
+            AWS_METRICS.ecs.namespace,
+            AWS_METRICS.ecs.memory,
+            ...service,
+            { stat: 'Maximum', label: 'memory max' },
+          ],
+        ],
+        { yAxis: { left: { min: 0, max: 100 } } },
+      ),
+      {
+        type: 'alarm',
+        x: 16,
+        y: 14,
+        width: 8,
+        height: 6,
+        properties: {
+          title: 'Alarm status',
+          alarms: alarms.flatMap((alarm) => refs.alarmArns[alarm.key] ?? []),
+        },
+      },
+    ],
+  }
+}

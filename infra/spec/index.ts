@@ -1,0 +1,7 @@
+export { ALARM_DEFAULTS, type AlarmKey, type AlarmSpec, relayAlarms } from './alarms.js'
+export { type ContainerSpec, healthCheckCommand, type ServiceSpec } from './container.js'
+export { type DashboardRefs, dashboardBody, type Widget } from './dashboard.js'
+export { kafkaEnvironment, type MskResource, type MskStatement, mskTopicArn, topicPatterns } from './kafka.js'
+export { AWS_METRICS, DEFAULT_METRICS_NAMESPACE, METRIC_DIMENSION, RELAY_METRICS } from './metrics.js'
+export type { AlarmOptions, FargateCpu, KafkaTarget, RelayDeploymentOptions } from './options.js'
+export { type RelaySpec, relaySpec } from './spec.js'

@@ -1,0 +1,72 @@
+/**
+ * What `sst deploy` reads from its own environment: choices that differ per account and stage. The relay's
+ * runtime settings are not here; they come from the spec.
+ *
+ * | variable | meaning | default |
+ * | --- | --- | --- |
+ * | `FACTLIB_DEPLOY_SLOT` | replication slot | `factlib` |
+ * | `FACTLIB_DEPLOY_SOURCES` | comma list of sources to relay | all |
+ * | `FACTLIB_DEPLOY_MSK_CLUSTER_ARN` | an existing MSK cluster with IAM auth | a new MSK Serverless cluster |
+ * | `FACTLIB_DEPLOY_DATABASE_SECRET_ARN` | Secrets Manager secret or SSM parameter holding the URL | SST secret `DatabaseUrl` |
+ * | `FACTLIB_DEPLOY_RDS_INSTANCE` | RDS instance (Aurora: writer) for the backstop alarms | none |
+ * | `FACTLIB_DEPLOY_ALARM_EMAILS` | comma list subscribed to the alarm topic | none |
+ * | `FACTLIB_DEPLOY_STANDBY` | `true` runs a hot standby (two tasks) | `false` |
+ * | `FACTLIB_DEPLOY_VPC_ID` | an existing VPC (the database's) | a new VPC |
+ * | `FACTLIB_DEPLOY_SUBNET_IDS` | with the VPC: private subnets with a route to AWS APIs | — |
+ * | `FACTLIB_DEPLOY_SECURITY_GROUP_IDS` | with the VPC: groups the database and MSK admit | — |
+ */
+export interface DeploySettings {
+  slot: string | undefined
+  sources: string[] | undefined
+  mskClusterArn: string | undefined
+  databaseSecretArn: string | undefined
+  rdsInstance: string | undefined
+  alarmEmails: string[]
+  standby: boolean
+  vpc: { id: string; subnetIds: string[]; securityGroupIds: string[] } | undefined
+}
+
+/** Read and check the deploy settings; an invalid one fails the deploy naming the variable. */
+export function readDeploySettings(env: Record<string, string | undefined>): DeploySettings {
+  const get = (name: string) => {
+    const value = env[`FACTLIB_DEPLOY_${name}`]?.trim()
+    return value ? value : undefined
+  }
+  const list = (name: string) =>
+    get(name)
+      ?.split(',')
+      .map((item) => item.trim())
+      .filter(Boolean)
+  const fail = (name: string, expected: string): never => {
+    throw new Error(`FACTLIB_DEPLOY_${name} is ${JSON.stringify(get(name))}; ${expected}`)
+  }
+
+  const mskClusterArn = get('MSK_CLUSTER_ARN')
+  if (mskClusterArn && !/^arn:aws[\w-]*:kafka:[\w-]+:\d{12}:cluster\/[^/]+\/[^/]+$/.test(mskClusterArn))
+    fail('MSK_CLUSTER_ARN', 'expected arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>')
+  const databaseSecretArn = get('DATABASE_SECRET_ARN')
+  if (databaseSecretArn && !/^arn:aws[\w-]*:(secretsmanager|ssm):/.test(databaseSecretArn))
+    fail('DATABASE_SECRET_ARN', 'expected a Secrets Manager secret ARN or an SSM parameter ARN')
+  const standby = get('STANDBY') ?? 'false'
+  if (standby !== 'true' && standby !== 'false') fail('STANDBY', 'expected true or false')
+
+  const vpcId = get('VPC_ID')
+  const subnetIds = list('SUBNET_IDS') ?? []
+  const securityGroupIds = list('SECURITY_GROUP_IDS') ?? []
+  if (vpcId && (!subnetIds.length || !securityGroupIds.length))
+    fail(
+      'VPC_ID',
+      'with an existing VPC also set FACTLIB_DEPLOY_SUBNET_IDS and FACTLIB_DEPLOY_SECURITY_GROUP_IDS',
+    )
+
+  return {
+    slot: get('SLOT'),
+    sources: list('SOURCES'),
+    mskClusterArn,
+    databaseSecretArn,
+    rdsInstance: get('RDS_INSTANCE'),
+    alarmEmails: list('ALARM_EMAILS') ?? [],
+    standby: standby === 'true',
+    vpc: vpcId ? { id: vpcId, subnetIds, securityGroupIds } : undefined,
+  }
+}

@@ -1,0 +1,302 @@
+import * as pulumi from '@pulumi/pulumi'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { relaySpec } from '../spec/index.js'
+import {
+  createDatabaseSecret,
+  createMskServerless,
+  createRelayMonitoring,
+  readDeploySettings,
+  relayServiceArgs,
+} from '../sst/index.js'
+import {
+  EXPECTED_ALARMS,
+  EXPECTED_WIDGETS,
+  MSK_ARN,
+  MSK_TOPIC_ARN,
+  OPTIONS,
+  unknownRelayMetrics,
+} from './support.js'
+
+interface Created {
+  type: string
+  name: string
+  inputs: Record<string, unknown>
+}
+const created: Created[] = []
+const ofType = (type: string) => created.filter((resource) => resource.type === type)
+
+/** The value of an output, once Pulumi's mocks resolved it. */
+const resolved = <T>(output: pulumi.Input<T>) =>
+  new Promise<T>((resolve) => pulumi.output(output).apply((value) => resolve(value as T)))
+
+beforeAll(async () => {
+  await pulumi.runtime.setMocks(
+    {
+      newResource: ({ type, name, inputs }) => {
+        created.push({ type, name, inputs })
+        const arn = `arn:aws:mock:eu-west-1:123456789012:${type.split(':')[1]}/${name}`
+        return {
+          id: `${name}-id`,
+          state: {
+            ...inputs,
+            arn,
+            ...(type === 'aws:msk/serverlessCluster:ServerlessCluster'
+              ? {
+                  arn: MSK_ARN,
+                  bootstrapBrokersSaslIam: 'boot-1.facts.kafka-serverless.eu-west-1.amazonaws.com:9098',
+                }
+              : {}),
+          },
+        }
+      },
+      call: ({ token, inputs }) =>
+        token === 'aws:index/getRegion:getRegion'
+          ? { ...inputs, region: 'eu-west-1', name: 'eu-west-1', id: 'eu-west-1' }
+          : inputs,
+    },
+    'factlib',
+    'test',
+    false,
+  )
+})
+
+describe('infra/sst under Pulumi mocks', () => {
+  it('creates MSK Serverless with IAM auth in the given subnets', async () => {
+    const cluster = createMskServerless('Kafka', {
+      clusterName: 'facts',
+      subnetIds: ['subnet-a', 'subnet-b'],
+      securityGroupIds: ['sg-1'],
+    })
+    expect(await resolved(cluster.bootstrapBrokersSaslIam)).toContain(':9098')
+    expect(ofType('aws:msk/serverlessCluster:ServerlessCluster')).toEqual([
+      expect.objectContaining({
+        inputs: expect.objectContaining({
+          clusterName: 'facts',
+          clientAuthentication: { sasl: { iam: { enabled: true } } },
+          vpcConfigs: [{ subnetIds: ['subnet-a', 'subnet-b'], securityGroupIds: ['sg-1'] }],
+        }),
+      }),
+    ])
+  })
+
+  it('keeps the database URL in Secrets Manager', async () => {
+    const arn = createDatabaseSecret('DatabaseUrlSecret', {
+      secretName: 'factlib-relay-test/database-url',
+      url: pulumi.secret('postgres://relay:pw@db.internal:5432/app'),
+    })
+    expect(await resolved(arn)).toMatch(/^arn:aws:mock:.*DatabaseUrlSecret$/)
+    const [version] = ofType('aws:secretsmanager/secretVersion:SecretVersion')
+    // Still a Pulumi secret: encrypted in the state, never shown in a preview.
+    expect(version?.inputs.secretString).toEqual({
+      [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig,
+      value: 'postgres://relay:pw@db.internal:5432/app',
+    })
+    expect(ofType('aws:secretsmanager/secret:Secret')[0]?.inputs).toMatchObject({
+      name: 'factlib-relay-test/database-url',
+    })
+  })
+
+  it('creates every alarm of the spec: metric, statistic, threshold, M of N, missing data, SNS actions', async () => {
+    const spec = relaySpec(OPTIONS)
+    const monitoring = createRelayMonitoring('Relay', {
+      spec,
+      clusterName: 'factlib-cluster',
+      serviceName: 'Relay',
+      alarmEmails: ['oncall@example.com'],
+    })
+    const topicArn = await resolved(monitoring.topic.arn)
+    await Promise.all(Object.values(monitoring.alarms).map((alarm) => resolved(alarm.arn)))
+
+    expect(ofType('aws:sns/topic:Topic')[0]?.inputs).toMatchObject({ name: 'factlib-relay-test-alarms' })
+    expect(ofType('aws:sns/topicSubscription:TopicSubscription')[0]?.inputs).toMatchObject({
+      protocol: 'email',
+      endpoint: 'oncall@example.com',
+      topic: topicArn,
+    })
+    const alarms = ofType('aws:cloudwatch/metricAlarm:MetricAlarm')
+    expect(alarms).toHaveLength(Object.keys(EXPECTED_ALARMS).length)
+    for (const expected of Object.values(EXPECTED_ALARMS)) {
+      const alarm = alarms.find((candidate) => candidate.inputs.name === expected.name)
+      expect(alarm?.inputs, expected.name).toEqual({
+        name: expected.name,
+        alarmDescription: expect.stringContaining('Runbook: '),
+        namespace: expected.namespace,
+        metricName: expected.metricName,
+        dimensions: expected.dimensions,
+        statistic: expected.statistic,
+        period: expected.periodSeconds,
+        threshold: expected.threshold,
+        evaluationPeriods: expected.evaluationPeriods,
+        datapointsToAlarm: expected.datapointsToAlarm,
+        comparisonOperator: expected.comparisonOperator,
+        treatMissingData: expected.treatMissingData,
+        alarmActions: [topicArn],
+        okActions: [topicArn],
+      })
+    }
+  })
+
+  it('builds the dashboard from the spec, in the provider’s region, with every alarm’s ARN', async () => {
+    const spec = relaySpec(OPTIONS)
+    const { dashboard, alarms } = createRelayMonitoring('Board', {
+      spec,
+      clusterName: 'factlib-cluster',
+      serviceName: 'Relay',
+    })
+    const body = JSON.parse(await resolved(dashboard.dashboardBody))
+    expect(ofType('aws:cloudwatch/dashboard:Dashboard').at(-1)?.inputs.dashboardName).toBe(
+      'factlib-relay-test',
+    )
+    expect(
+      body.widgets.flatMap((widget: { properties: { title?: string } }) => widget.properties.title ?? []),
+    ).toEqual(EXPECTED_WIDGETS)
+    expect(unknownRelayMetrics(spec, body)).toEqual([])
+    for (const widget of body.widgets.filter((candidate: { type: string }) => candidate.type === 'metric'))
+      expect(widget.properties.region).toBe('eu-west-1')
+    const arns = await Promise.all(spec.alarms.map((alarm) => resolved(alarms[alarm.key]!.arn)))
+    expect(
+      body.widgets.find((widget: { type: string }) => widget.type === 'alarm').properties.alarms,
+    ).toEqual(arns)
+  })
+})
+
+describe('the sst.aws.Service arguments', () => {
+  const spec = relaySpec<pulumi.Input<string>>({
+    ...OPTIONS,
+    kafka: { kind: 'msk-iam', clusterArn: pulumi.output(MSK_ARN) },
+  })
+  const args = relayServiceArgs({
+    cluster: 'the-cluster',
+    spec,
+    databaseSecretArn: 'arn:aws:secretsmanager:eu-west-1:1:secret:db',
+  })
+
+  it('run the Dockerfile’s image on arm64 at the spec’s size, with DATABASE_URL as an ECS secret', () => {
+    expect(args).toMatchObject({
+      cluster: 'the-cluster',
+      architecture: 'arm64',
+      cpu: '0.5 vCPU',
+      memory: '1 GB',
+      image: { context: '.', dockerfile: 'packages/relay/Dockerfile' },
+      command: ['relay'],
+      ssm: { DATABASE_URL: 'arn:aws:secretsmanager:eu-west-1:1:secret:db' },
+      logging: { name: '/factlib/factlib-relay-test' },
+    })
+    expect(args.environment).toMatchObject({
+      FACTLIB_METRICS: 'emf',
+      KAFKA_SASL: 'iam',
+      FACTLIB_SLOT: 'orders_slot',
+    })
+    expect(args.environment).not.toHaveProperty('DATABASE_URL')
+    expect(args).not.toHaveProperty('link')
+    expect(args).not.toHaveProperty('loadBalancer')
+  })
+
+  it('check /healthz and keep a fixed task count with SST’s autoscaling off', () => {
+    expect(args.health).toEqual({
+      command: spec.container.healthCheck.command,
+      interval: '30 seconds',
+      timeout: '5 seconds',
+      retries: 3,
+      startPeriod: '60 seconds',
+    })
+    expect(args.health.command[3]).toContain('/healthz')
+    expect(args.scaling).toEqual({ min: 1, max: 1, cpuUtilization: false, memoryUtilization: false })
+  })
+
+  it('grant MSK access on the cluster and the relay’s topics', async () => {
+    const permissions = await Promise.all(
+      args.permissions.map(async ({ actions, resources }) => ({
+        actions,
+        resources: await Promise.all(resources.map(resolved)),
+      })),
+    )
+    expect(permissions).toEqual([
+      {
+        actions: [
+          'kafka-cluster:Connect',
+          'kafka-cluster:DescribeCluster',
+          'kafka-cluster:WriteDataIdempotently',
+        ],
+        resources: [MSK_ARN],
+      },
+      {
+        actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:CreateTopic', 'kafka-cluster:WriteData'],
+        resources: [
+          `${MSK_TOPIC_ARN}/orders.*`,
+          `${MSK_TOPIC_ARN}/billing.*`,
+          `${MSK_TOPIC_ARN}/factlib.dlq`,
+        ],
+      },
+      { actions: ['kafka:GetBootstrapBrokers'], resources: [MSK_ARN] },
+    ])
+  })
+
+  it('transform the ECS service to 0/100 with rollback, and the task to the stop timeout without a TTY', async () => {
+    const service: Record<string, unknown> = { deploymentCircuitBreaker: { enable: false, rollback: false } }
+    args.transform.service(service as never)
+    expect(service).toEqual({
+      deploymentMinimumHealthyPercent: 0,
+      deploymentMaximumPercent: 100,
+      deploymentCircuitBreaker: { enable: true, rollback: true },
+    })
+    const task = {
+      containerDefinitions: pulumi.output(
+        JSON.stringify([{ name: 'Relay', pseudoTerminal: true, image: 'x' }]),
+      ),
+    }
+    args.transform.taskDefinition(task as never)
+    expect(JSON.parse(await resolved(task.containerDefinitions))).toEqual([
+      { name: 'Relay', image: 'x', pseudoTerminal: false, stopTimeout: 35 },
+    ])
+    expect(args.transform.logGroup).toEqual({ retentionInDays: 30 })
+
+    const standby = relayServiceArgs({
+      cluster: 'c',
+      spec: relaySpec({ ...OPTIONS, standby: true }),
+      databaseSecretArn: 'arn',
+    })
+    const standbyService: Record<string, unknown> = {}
+    standby.transform.service(standbyService as never)
+    expect(standbyService).toMatchObject({
+      deploymentMinimumHealthyPercent: 50,
+      deploymentMaximumPercent: 100,
+    })
+    expect(standby.scaling).toMatchObject({ min: 2, max: 2 })
+  })
+})
+
+describe('deploy settings', () => {
+  it('are read from FACTLIB_DEPLOY_* and an invalid one names its variable', () => {
+    expect(readDeploySettings({})).toEqual({
+      slot: undefined,
+      sources: undefined,
+      mskClusterArn: undefined,
+      databaseSecretArn: undefined,
+      rdsInstance: undefined,
+      alarmEmails: [],
+      standby: false,
+      vpc: undefined,
+    })
+    expect(
+      readDeploySettings({
+        FACTLIB_DEPLOY_SOURCES: 'orders, billing',
+        FACTLIB_DEPLOY_MSK_CLUSTER_ARN: MSK_ARN,
+        FACTLIB_DEPLOY_STANDBY: 'true',
+        FACTLIB_DEPLOY_VPC_ID: 'vpc-1',
+        FACTLIB_DEPLOY_SUBNET_IDS: 'subnet-a,subnet-b',
+        FACTLIB_DEPLOY_SECURITY_GROUP_IDS: 'sg-1',
+      }),
+    ).toMatchObject({
+      sources: ['orders', 'billing'],
+      mskClusterArn: MSK_ARN,
+      standby: true,
+      vpc: { id: 'vpc-1', subnetIds: ['subnet-a', 'subnet-b'], securityGroupIds: ['sg-1'] },
+    })
+    expect(() => readDeploySettings({ FACTLIB_DEPLOY_MSK_CLUSTER_ARN: 'facts' })).toThrow(
+      /FACTLIB_DEPLOY_MSK_CLUSTER_ARN/,
+    )
+    expect(() => readDeploySettings({ FACTLIB_DEPLOY_STANDBY: 'yes' })).toThrow(/FACTLIB_DEPLOY_STANDBY/)
+    expect(() => readDeploySettings({ FACTLIB_DEPLOY_VPC_ID: 'vpc-1' })).toThrow(/FACTLIB_DEPLOY_SUBNET_IDS/)
+  })
+})

@@ -1,0 +1,169 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { CONFIG_VARIABLES } from '@factlib/relay/config'
+import { METRICS } from '@factlib/relay/metric-names'
+import type { AlarmKey, RelayDeploymentOptions, RelaySpec, Widget } from '../spec/index.js'
+
+export const MSK_ARN =
+  'arn:aws:kafka:eu-west-1:123456789012:cluster/facts/1b2c3d4e-1111-2222-3333-444455556666-s1'
+export const MSK_TOPIC_ARN =
+  'arn:aws:kafka:eu-west-1:123456789012:topic/facts/1b2c3d4e-1111-2222-3333-444455556666-s1'
+
+/** The deployment every front-end test builds: MSK by ARN, two sources, an RDS instance. */
+export const OPTIONS = {
+  name: 'factlib-relay-test',
+  slot: 'orders_slot',
+  sources: ['orders', 'billing'],
+  kafka: { kind: 'msk-iam', clusterArn: MSK_ARN },
+  database: { instanceIdentifier: 'orders-db' },
+} as const satisfies RelayDeploymentOptions
+
+const GiB = 1024 ** 3
+const relay = { namespace: 'Factlib', dimensions: { Slot: 'orders_slot' }, periodSeconds: 60 }
+const rds = { namespace: 'AWS/RDS', dimensions: { DBInstanceIdentifier: 'orders-db' }, periodSeconds: 60 }
+
+/**
+ * The oracle for every alarm of {@link OPTIONS}, written out by hand: the spec, the SST resources and the
+ * CDK template are each checked against it. Relay metric names come from the relay's constants.
+ */
+export const EXPECTED_ALARMS: Record<
+  AlarmKey,
+  {
+    name: string
+    namespace: string
+    metricName: string
+    dimensions: Record<string, string>
+    statistic: string
+    periodSeconds: number
+    threshold: number
+    evaluationPeriods: number
+    datapointsToAlarm: number
+    comparisonOperator: string
+    treatMissingData: string
+  }
+> = {
+  slotLagBytes: {
+    name: 'factlib-relay-test-slot-lag-bytes',
+    ...relay,
+    metricName: METRICS.slotLagBytes.emf,
+    statistic: 'Maximum',
+    threshold: 1 * GiB,
+    evaluationPeriods: 5,
+    datapointsToAlarm: 3,
+    comparisonOperator: 'GreaterThanThreshold',
+    treatMissingData: 'ignore',
+  },
+  slotLagSeconds: {
+    name: 'factlib-relay-test-slot-lag-seconds',
+    ...relay,
+    metricName: METRICS.slotLagSeconds.emf,
+    statistic: 'Maximum',
+    threshold: 300,
+    evaluationPeriods: 5,
+    datapointsToAlarm: 3,
+    comparisonOperator: 'GreaterThanThreshold',
+    treatMissingData: 'ignore',
+  },
+  heartbeatMissing: {
+    name: 'factlib-relay-test-heartbeat-missing',
+    ...relay,
+    metricName: METRICS.streaming.emf,
+    statistic: 'Maximum',
+    threshold: 1,
+    evaluationPeriods: 3,
+    datapointsToAlarm: 3,
+    comparisonOperator: 'LessThanThreshold',
+    treatMissingData: 'breaching',
+  },
+  deadLetters: {
+    name: 'factlib-relay-test-dead-letters',
+    ...relay,
+    metricName: METRICS.deadLettered.emf,
+    statistic: 'Sum',
+    threshold: 0,
+    evaluationPeriods: 1,
+    datapointsToAlarm: 1,
+    comparisonOperator: 'GreaterThanThreshold',
+    treatMissingData: 'notBreaching',
+  },
+  databaseSlotLag: {
+    name: 'factlib-relay-test-db-slot-lag',
+    ...rds,
+    metricName: 'OldestReplicationSlotLag',
+    statistic: 'Maximum',
+    threshold: 4 * GiB,
+    evaluationPeriods: 5,
+    datapointsToAlarm: 3,
+    comparisonOperator: 'GreaterThanThreshold',
+    treatMissingData: 'notBreaching',
+  },
+  databaseWalDisk: {
+    name: 'factlib-relay-test-db-wal-disk',
+    ...rds,
+    metricName: 'TransactionLogsDiskUsage',
+    statistic: 'Maximum',
+    threshold: 10 * GiB,
+    evaluationPeriods: 5,
+    datapointsToAlarm: 3,
+    comparisonOperator: 'GreaterThanThreshold',
+    treatMissingData: 'notBreaching',
+  },
+}
+
+/** Widget titles of the dashboard, in order. */
+export const EXPECTED_WIDGETS = [
+  'Slot lag (bytes of WAL held)',
+  'Slot lag (seconds since oldest unconfirmed commit)',
+  'Facts relayed per second',
+  'End-to-end latency, commit → Kafka ack (ms)',
+  'Errors and dead letters',
+  'Tasks and active readers',
+  'CPU and memory (% of task)',
+  'Alarm status',
+]
+
+const EMITTED = new Set<string>(Object.values(METRICS).flatMap((metric) => (metric.emf ? [metric.emf] : [])))
+
+/** Relay-namespace metric names used by the alarms or a dashboard body that the relay does not emit. */
+export function unknownRelayMetrics(spec: RelaySpec<unknown>, body: { widgets: Widget[] }): string[] {
+  const used = [
+    ...spec.alarms
+      .filter((alarm) => alarm.namespace === spec.metrics.namespace)
+      .map((alarm) => alarm.metricName),
+    ...body.widgets.flatMap((widget) =>
+      ((widget.properties.metrics ?? []) as unknown[][])
+        .filter((line) => line[0] === spec.metrics.namespace)
+        .map((line) => String(line[1])),
+    ),
+  ]
+  return used.filter((name) => !EMITTED.has(name))
+}
+
+/** Variables in a container environment that the relay's configuration contract does not define. */
+export function unknownVariables(environment: Record<string, unknown>): string[] {
+  return Object.keys(environment).filter((name) => !(name in CONFIG_VARIABLES))
+}
+
+/** The metric lines of the dashboard widget with this title. */
+export function widgetMetrics(body: { widgets: Widget[] }, title: string): unknown[][] {
+  const widget = body.widgets.find((candidate) => candidate.properties.title === title)
+  if (!widget) throw new Error(`no widget titled ${title}`)
+  return (widget.properties.metrics ?? []) as unknown[][]
+}
+
+/** `<workspace>/package.json` of every workspace of the repository, `examples/*` expanded. */
+export function workspaceManifests(): string[] {
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+  const { workspaces } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+    workspaces: string[]
+  }
+  return workspaces
+    .flatMap((pattern) =>
+      pattern.endsWith('/*')
+        ? readdirSync(join(root, pattern.slice(0, -2))).map((entry) => `${pattern.slice(0, -2)}/${entry}`)
+        : [pattern],
+    )
+    .map((folder) => `${folder}/package.json`)
+    .filter((manifest) => existsSync(join(root, manifest)))
+}

@@ -1,0 +1,156 @@
+import { PassThrough } from 'node:stream'
+import { createEmitter } from '@factlib/emit'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import {
+  freshDatabase,
+  kafkaBrokers,
+  kafkaUnavailable,
+  startPostgres,
+  type TestPostgres,
+  uniqueName,
+  waitFor,
+  withClient,
+} from '../../../test/harness/index.js'
+import { parseConfig } from '../src/config.js'
+import { silentLogger } from '../src/log.js'
+import { METRIC_DIMENSION, METRICS } from '../src/metric-names.js'
+import { RelayMetrics } from '../src/metrics.js'
+import { startRelay } from '../src/relay.js'
+import { StdoutSink } from '../src/stdout-sink.js'
+import { readTopics } from './support/kafka.js'
+import { startRelayProcess } from './support/relay-process.js'
+
+describe.skipIf(kafkaUnavailable())('observability', () => {
+  test('/healthz, /readyz and /metrics report the metric contract; EMF lines carry the CloudWatch names', async () => {
+    const db = await freshDatabase()
+    const source = uniqueName('observed')
+    const slot = uniqueName('slot')
+    const relay = startRelayProcess({
+      DATABASE_URL: db.url,
+      KAFKA_BROKERS: kafkaBrokers().join(','),
+      FACTLIB_SLOT: slot,
+      FACTLIB_PUBLICATION: uniqueName('pub'),
+      FACTLIB_DLQ_TOPIC: uniqueName('dlq'),
+      FACTLIB_METRICS: 'emf',
+      FACTLIB_METRICS_INTERVAL: '1',
+      FACTLIB_METRICS_NAMESPACE: 'FactlibTest',
+    })
+    await relay.waitForLog('streaming')
+    const facts = createEmitter({ source })
+    await withClient(db.url, (client) =>
+      facts.emit(client, [
+        { aggregateType: 'x', aggregateId: '1', type: 't', data: 1 },
+        { aggregateType: 'x', aggregateId: '2', type: 't', data: 2 },
+      ]),
+    )
+    const reader = await readTopics(kafkaBrokers(), [`${source}.x`])
+    await reader.until('both facts', (records) => records.length >= 2)
+    await reader.stop()
+
+    const health = await relay.get('/healthz')
+    expect(health.status).toBe(200)
+    expect(JSON.parse(health.body)).toMatchObject({ ok: true, state: 'streaming', slot })
+    const ready = await relay.get('/readyz')
+    expect(ready.status).toBe(200)
+    expect(JSON.parse(ready.body)).toMatchObject({ ready: true, reasons: [] })
+
+    const metrics = (await relay.get('/metrics')).body
+    expect(metrics).toContain(`${METRICS.factsRelayed.prometheus}{source="${source}"} 2`)
+    expect(metrics).toContain(`${METRICS.streaming.prometheus} 1`)
+    expect(metrics).toContain(`${METRICS.slotWalStatus.prometheus}{status="reserved"} 1`)
+    expect(metrics).toContain(`${METRICS.endToEndLatency.prometheus}_count 2`)
+    expect(metrics).toMatch(new RegExp(`${METRICS.slotLagBytes.prometheus} \\d+`))
+    expect(metrics).toMatch(new RegExp(`${METRICS.slotLagSeconds.prometheus} [\\d.]+`))
+    for (const metric of Object.values(METRICS)) expect(metrics).toContain(`# TYPE ${metric.prometheus} `)
+
+    // EMF: one line per interval; counts are per interval, so wait for the line that carries the two facts.
+    const line = await waitFor('an EMF line with the relayed facts', () =>
+      relay.stdout
+        .map((text) => JSON.parse(text) as Record<string, unknown>)
+        .find((emf) => emf[METRICS.factsRelayed.emf] === 2),
+    )
+    const aws = line._aws as {
+      CloudWatchMetrics: Array<{
+        Namespace: string
+        Dimensions: string[][]
+        Metrics: Array<{ Name: string; Unit: string }>
+      }>
+    }
+    const [directive] = aws.CloudWatchMetrics
+    expect(directive?.Namespace).toBe('FactlibTest')
+    expect(directive?.Dimensions).toEqual([[METRIC_DIMENSION]])
+    expect(line[METRIC_DIMENSION]).toBe(slot)
+    const units = Object.fromEntries((directive?.Metrics ?? []).map((metric) => [metric.Name, metric.Unit]))
+    expect(units).toEqual({
+      [METRICS.factsRelayed.emf]: 'Count',
+      [METRICS.deadLettered.emf]: 'Count',
+      [METRICS.produceErrors.emf]: 'Count',
+      [METRICS.slotLagBytes.emf]: 'Bytes',
+      [METRICS.slotLagSeconds.emf]: 'Seconds',
+      [METRICS.endToEndLatency.emf]: 'Milliseconds',
+      [METRICS.streaming.emf]: 'Count',
+    })
+    expect(line[METRICS.streaming.emf]).toBe(1)
+    expect(typeof line[METRICS.endToEndLatency.emf]).toBe('number')
+    expect(await relay.stop()).toBe(0)
+  })
+})
+
+describe('an invalidated slot while streaming', () => {
+  let server: TestPostgres
+  beforeAll(async () => {
+    server = await startPostgres({ settings: { max_slot_wal_keep_size: '1MB' } })
+  })
+  afterAll(() => server?.destroy())
+
+  test('makes the relay not ready, raises the wal_status metric and ends it with exit code 1', async () => {
+    // A sink whose output nobody reads: the relay stops reading and its slot falls behind, as with a
+    // Kafka outage.
+    const stuck = new PassThrough({ highWaterMark: 1024 })
+    const config = parseConfig({
+      DATABASE_URL: server.url,
+      FACTLIB_SINK: 'stdout',
+      FACTLIB_SLOT: uniqueName('slot'),
+      FACTLIB_PUBLICATION: uniqueName('pub'),
+      FACTLIB_HTTP_PORT: '0',
+      FACTLIB_MAX_INFLIGHT_BYTES: String(1024 * 1024),
+    })
+    const metrics = new RelayMetrics()
+    const relay = await startRelay(config, {
+      log: silentLogger,
+      metrics,
+      sink: new StdoutSink({ stream: stuck }),
+      monitorIntervalMs: 200,
+    })
+    await waitFor('streaming', () => relay.notReady().length === 0)
+    const facts = createEmitter({ source: 'lost' })
+    await withClient(server.url, async (client) => {
+      for (let n = 0; n < 50; n++)
+        await facts.emit(client, {
+          aggregateType: 'x',
+          aggregateId: 'k',
+          type: 't',
+          payload: 'y'.repeat(40_000),
+        })
+      await client.query('create table filler (body text)')
+      await waitFor(
+        'the slot to be invalidated',
+        async () => {
+          await client.query(`insert into filler select repeat('x', 1000) from generate_series(1, 20000)`)
+          await client.query('select pg_switch_wal()')
+          await client.query('checkpoint')
+          const { rows } = await client.query<{ wal_status: string }>(
+            'select wal_status from pg_replication_slots where slot_name = $1',
+            [config.slot],
+          )
+          return rows[0]?.wal_status === 'lost'
+        },
+        { timeoutMs: 60_000, intervalMs: 10 },
+      )
+    })
+    expect(await relay.done).toBe(1)
+    expect(relay.notReady().join()).toContain('wal_status = lost')
+    expect(metrics.prometheus()).toContain(`${METRICS.slotWalStatus.prometheus}{status="lost"} 1`)
+    expect(metrics.prometheus()).toContain(`${METRICS.streaming.prometheus} 0`)
+  })
+})
