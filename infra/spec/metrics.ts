@@ -10,6 +10,7 @@ export const RELAY_METRICS = {
   slotLagBytes: METRICS.slotLagBytes.emf,
   slotLagSeconds: METRICS.slotLagSeconds.emf,
   endToEndLatency: METRICS.endToEndLatency.emf,
+  endToEndLatencyP50: METRICS.endToEndLatencyP50.emf,
   heartbeat: METRICS.streaming.emf,
 } as const
 

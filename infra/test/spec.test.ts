@@ -303,7 +303,7 @@ describe('the dashboard', () => {
     expect(
       widgetMetrics(body, EXPECTED_WIDGETS[3]!).map((line) => [line[1], (line[4] as { stat: string }).stat]),
     ).toEqual([
-      [METRICS.endToEndLatency.emf, 'p50'],
+      [METRICS.endToEndLatencyP50.emf, 'Average'],
       [METRICS.endToEndLatency.emf, 'Maximum'],
     ])
     expect(widgetMetrics(body, 'Errors and dead letters').map((line) => line[1])).toEqual([

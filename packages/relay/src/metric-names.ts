@@ -25,6 +25,12 @@ export const METRICS = {
     emf: 'EndToEndLatencyP99',
     unit: 'Milliseconds',
   },
+  /** The median of the same latency over an EMF interval (EMF only; Prometheus has the histogram). */
+  endToEndLatencyP50: {
+    prometheus: 'factlib_e2e_latency_seconds',
+    emf: 'EndToEndLatencyP50',
+    unit: 'Milliseconds',
+  },
   /** 1 while this relay is the slot's active reader; EMF emits `Heartbeat` only then. */
   streaming: { prometheus: 'factlib_streaming', emf: 'Heartbeat', unit: 'Count' },
   /** The slot's `wal_status` as a 0/1 gauge per status (Prometheus only). */

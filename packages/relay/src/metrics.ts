@@ -120,7 +120,10 @@ export class RelayMetrics {
       [METRICS.slotLagSeconds.emf]: METRICS.slotLagSeconds.unit,
     }
     if (this.#window.length) {
-      values[METRICS.endToEndLatency.emf] = percentile(this.#window, 0.99) * 1000
+      const sorted = [...this.#window].sort((a, b) => a - b)
+      values[METRICS.endToEndLatencyP50.emf] = percentile(sorted, 0.5) * 1000
+      units[METRICS.endToEndLatencyP50.emf] = METRICS.endToEndLatencyP50.unit
+      values[METRICS.endToEndLatency.emf] = percentile(sorted, 0.99) * 1000
       units[METRICS.endToEndLatency.emf] = METRICS.endToEndLatency.unit
     }
     if (this.streaming) {
@@ -153,8 +156,8 @@ function sum(values: Map<string, number>): number {
   return total
 }
 
-function percentile(samples: number[], quantile: number): number {
-  const sorted = [...samples].sort((a, b) => a - b)
+/** The nearest-rank percentile of already sorted samples. */
+function percentile(sorted: number[], quantile: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(quantile * sorted.length) - 1)] ?? 0
 }
 

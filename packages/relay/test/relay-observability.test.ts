@@ -87,6 +87,7 @@ describe.skipIf(kafkaUnavailable())('observability', () => {
       [METRICS.produceErrors.emf]: 'Count',
       [METRICS.slotLagBytes.emf]: 'Bytes',
       [METRICS.slotLagSeconds.emf]: 'Seconds',
+      [METRICS.endToEndLatencyP50.emf]: 'Milliseconds',
       [METRICS.endToEndLatency.emf]: 'Milliseconds',
       [METRICS.streaming.emf]: 'Count',
     })
