@@ -14,6 +14,7 @@ export default defineConfig({
       project('emit', ['packages/emit/test/**/*.test.ts']),
       project('relay', ['packages/relay/test/**/*.test.ts']),
       project('infra', ['infra/test/**/*.test.ts']),
+      project('examples', ['examples/**/*.test.ts']),
     ],
   },
 })

@@ -2,10 +2,22 @@
 import { readFileSync } from 'node:fs'
 import { FactlibError } from '@factlib/emit'
 import { type Command, UsageError } from './cli-util.js'
+import { devCommand } from './commands/dev.js'
+import { doctorCommand } from './commands/doctor.js'
+import { emitCommand } from './commands/emit.js'
 import { relayCommand } from './commands/relay.js'
+import { setupCommand } from './commands/setup.js'
+import { statusCommand } from './commands/status.js'
 import { ConfigError } from './config.js'
 
-const commands: Command[] = [relayCommand]
+const commands: Command[] = [
+  devCommand,
+  emitCommand,
+  setupCommand,
+  doctorCommand,
+  statusCommand,
+  relayCommand,
+]
 
 const version = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }

@@ -252,3 +252,59 @@ export function explainConnectError(error: unknown, databaseUrl: string): Factli
 export function quoteIdent(name: string): string {
   return /^[a-z_][a-z0-9_]*$/.test(name) ? name : `"${name.replaceAll('"', '""')}"`
 }
+
+/** The connection itself, as `factlib doctor` reports it: where, as whom, and whether TLS is on. */
+export async function checkConnection(client: pg.ClientBase, databaseUrl: string): Promise<CheckResult> {
+  const { rows } = await client.query<{
+    ssl: boolean | null
+    tls: string | null
+    database: string
+    role: string
+  }>(
+    `select s.ssl, s.version as tls, current_database() as database, current_user as role
+       from pg_stat_ssl s where s.pid = pg_backend_pid()`,
+  )
+  const facts = rows[0]
+  const url = new URL(databaseUrl)
+  const where = `${url.host || url.searchParams.get('host') || 'local socket'}/${facts?.database} as ${facts?.role}`
+  if (facts?.ssl)
+    return { id: 'connection', title: 'connection', status: 'pass', detail: `${where}, TLS (${facts.tls})` }
+  const host = url.hostname.replace(/^\[|\]$/g, '')
+  const local = ['', 'localhost', '127.0.0.1', '::1'].includes(host) || host.startsWith('/')
+  return local
+    ? {
+        id: 'connection',
+        title: 'connection',
+        status: 'pass',
+        detail: `${where}, no TLS (a local connection)`,
+      }
+    : {
+        id: 'connection',
+        title: 'connection',
+        status: 'warn',
+        detail: `${where}, no TLS: the URL does not ask for it, so credentials and facts cross the network in clear`,
+        fix: "add ?sslmode=verify-full to DATABASE_URL, with the provider's CA in PGSSLROOTCERT or ?sslrootcert=",
+      }
+}
+
+/**
+ * SQL for a least-privilege role the relay can run as once `factlib setup` has created the publication and
+ * the slot: it may log in, open replication connections and connect to the database, nothing else.
+ */
+export function relayRoleSql(provider: Provider, role: string, database?: string): string[] {
+  const name = quoteIdent(role)
+  const rds = provider === 'rds' || provider === 'aurora'
+  return [
+    rds
+      ? `CREATE ROLE ${name} WITH LOGIN PASSWORD '<choose a password>';`
+      : `CREATE ROLE ${name} WITH LOGIN REPLICATION PASSWORD '<choose a password>';`,
+    ...(rds ? [`GRANT rds_replication TO ${name};`] : []),
+    `GRANT CONNECT ON DATABASE ${database === undefined ? '<database>' : quoteIdent(database)} TO ${name};`,
+    ...(provider === 'postgres'
+      ? [
+          `-- RDS and Aurora: instead of REPLICATION, GRANT rds_replication TO ${name};`,
+          '-- Cloud SQL: run as a cloudsqlsuperuser; Supabase: as postgres; Neon: as the project owner role',
+        ]
+      : []),
+  ]
+}

@@ -1,0 +1,116 @@
+import pg from 'pg'
+import { type Command, parseFlags } from '../cli-util.js'
+import { type ConfigVariable, type RelayConfig, redactUrl } from '../config.js'
+import { configFlagHelp, configFlagOptions, inspectConfig, stringFlags } from '../config-flags.js'
+import { checkKafka } from '../kafka-checks.js'
+import {
+  type CheckResult,
+  checkConnection,
+  checkDatabase,
+  detectProvider,
+  explainConnectError,
+} from '../prerequisites.js'
+import { checkSlot } from '../slot.js'
+import { checksTable } from '../table.js'
+
+const CONFIG: ConfigVariable[] = [
+  'DATABASE_URL',
+  'FACTLIB_SLOT',
+  'FACTLIB_PUBLICATION',
+  'FACTLIB_CREATE_SLOT',
+  'FACTLIB_SOURCES',
+  'FACTLIB_SINK',
+  'KAFKA_BROKERS',
+  'KAFKA_CLUSTER_ARN',
+  'KAFKA_SASL',
+  'KAFKA_USERNAME',
+  'KAFKA_PASSWORD',
+  'KAFKA_TLS',
+  'FACTLIB_TOPIC',
+  'FACTLIB_TOPIC_PARTITIONS',
+  'FACTLIB_DLQ_TOPIC',
+]
+
+export const doctorCommand: Command = {
+  name: 'doctor',
+  summary: 'check everything the relay needs, with a fix for each failure',
+  help: `Usage: factlib doctor [flags]
+
+Checks, with the relay's own configuration (environment variables or flags, as for factlib relay):
+the connection (with TLS when DATABASE_URL asks for it), PostgreSQL ≥ 14, UTF8, wal_level = logical,
+the REPLICATION privilege, free replication slots and WAL senders, the slot (exists, pgoutput, streamed
+by a relay, wal_status), the WAL it holds back, the publication, the role's privileges, and, when the
+sink is Kafka, MSK IAM signing, that the brokers answer, and that topics exist or may be created.
+Prints one row per check and a fix under each failure or warning. Changes nothing. Exits 1 when a check
+fails (warnings do not fail), 0 otherwise.
+
+Flags:
+${configFlagHelp(CONFIG)}
+  --json                       print {"ok", "checks": [{"id","title","status","detail","fix"}]}
+
+Examples:
+  DATABASE_URL=postgres://relay@db:5432/app KAFKA_BROKERS=kafka:9092 factlib doctor
+  factlib doctor --database-url postgres://localhost/app --json | jq '.checks[] | select(.status != "pass")'
+  KAFKA_CLUSTER_ARN=arn:aws:kafka:eu-west-1:123456789012:cluster/facts/abc KAFKA_SASL=iam factlib doctor`,
+
+  async run(argv) {
+    const { values } = parseFlags('doctor', argv, { ...configFlagOptions(CONFIG), json: { type: 'boolean' } })
+    const config = inspectConfig(stringFlags(values))
+    const checks = [...(await checkPostgres(config)), ...(await checkKafka(config))]
+    const ok = checks.every((check) => check.status !== 'fail')
+    if (values.json) process.stdout.write(`${JSON.stringify({ ok, checks })}\n`)
+    else {
+      const provider = detectProvider(config.databaseUrl)
+      const sink =
+        config.sink.kind === 'kafka'
+          ? `kafka ${config.sink.brokers.join(',') || config.sink.clusterArn}`
+          : 'stdout (no Kafka configured)'
+      process.stdout.write(
+        `factlib doctor: ${redactUrl(config.databaseUrl)}${provider === 'postgres' ? '' : ` (${provider})`}, ` +
+          `slot "${config.slot}", publication "${config.publication}", sink ${sink}\n\n${checksTable(checks)}\n`,
+      )
+    }
+    return ok ? 0 : 1
+  },
+}
+
+async function checkPostgres(config: RelayConfig): Promise<CheckResult[]> {
+  const client = new pg.Client({ connectionString: config.databaseUrl, application_name: 'factlib-doctor' })
+  client.on('error', () => {})
+  try {
+    await client.connect()
+  } catch (error) {
+    return [
+      {
+        id: 'connection',
+        title: 'connection',
+        status: 'fail',
+        detail: explainConnectError(error, config.databaseUrl).message,
+        fix: 'correct DATABASE_URL (host, port, user, password, database, sslmode) or the network path; the rest of the database checks need a connection',
+      },
+    ]
+  }
+  const results: CheckResult[] = []
+  const attempt = async (id: string, title: string, check: () => Promise<CheckResult[]>) => {
+    try {
+      results.push(...(await check()))
+    } catch (error) {
+      const { message, code } = error as { message: string; code?: string }
+      results.push({
+        id,
+        title,
+        status: 'fail',
+        detail: `the check itself failed: ${message}${code ? ` (SQLSTATE ${code})` : ''}`,
+        fix: 'run doctor as a role that can read pg_settings, pg_roles and pg_replication_slots',
+      })
+    }
+  }
+  try {
+    await attempt('connection', 'connection', async () => [await checkConnection(client, config.databaseUrl)])
+    await attempt('database', 'database prerequisites', () => checkDatabase(client, config.databaseUrl))
+    await attempt('slot', `replication slot "${config.slot}"`, () => checkSlot(client, config))
+  } finally {
+    await client.end().catch(() => {})
+  }
+  return results
+}

@@ -1,0 +1,191 @@
+import { FactlibError } from '@factlib/emit'
+import pg from 'pg'
+import { type Command, parseFlags, UsageError } from '../cli-util.js'
+import { type ConfigVariable, redactUrl } from '../config.js'
+import { configFlagHelp, configFlagOptions, inspectConfig, stringFlags } from '../config-flags.js'
+import { silentLogger } from '../log.js'
+import { formatLsn } from '../lsn.js'
+import {
+  checkDatabase,
+  detectProvider,
+  explainConnectError,
+  quoteIdent,
+  relayRoleSql,
+} from '../prerequisites.js'
+import { ensureSlot, readSlot, setupSql } from '../slot.js'
+import { checksTable } from '../table.js'
+
+const CONFIG: ConfigVariable[] = [
+  'DATABASE_URL',
+  'FACTLIB_SLOT',
+  'FACTLIB_PUBLICATION',
+  'FACTLIB_CREATE_SLOT',
+]
+
+export const setupCommand: Command = {
+  name: 'setup',
+  summary: 'check the prerequisites, create the publication and slot, print a least-privilege role',
+  help: `Usage: factlib setup [flags]
+
+Checks every prerequisite (PostgreSQL ≥ 14, wal_level = logical, UTF8, REPLICATION, free slots and
+senders), then creates the publication and the logical replication slot (pgoutput) the relay streams;
+what exists already is kept. Where a prerequisite fails, creates nothing and prints exactly what to
+change for where the database runs (self-managed PostgreSQL, an RDS or Aurora parameter group, Neon,
+Supabase, Cloud SQL), then exits 1. Also prints the SQL of a least-privilege role for the relay (login,
+REPLICATION, CONNECT; nothing else). Run it once as an administrator; then the relay needs no more.
+
+Flags:
+${configFlagHelp(CONFIG)}
+  --role <name>                the relay role in the printed SQL [factlib_relay]
+  --dry-run                    print the SQL only; connects to nothing (DATABASE_URL optional)
+  --drop                       remove the slot and publication instead (refused while a relay streams)
+  --json                       print {"ok","checks","created","sql"} (with --drop: {"dropped"})
+
+Examples:
+  DATABASE_URL=postgres://admin@db:5432/app factlib setup
+  factlib setup --dry-run --database-url postgres://db.abc.eu-west-1.rds.amazonaws.com/app
+  factlib setup --database-url postgres://admin@localhost/app --slot orders --publication orders --role orders_relay
+  factlib setup --drop --slot orders --publication orders`,
+
+  async run(argv) {
+    const { values } = parseFlags('setup', argv, {
+      ...configFlagOptions(CONFIG),
+      role: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      drop: { type: 'boolean' },
+      json: { type: 'boolean' },
+    })
+    const flags = stringFlags(values)
+    const role = flags.role ?? 'factlib_relay'
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(role))
+      throw new UsageError(`--role is ${JSON.stringify(role)}; expected lower-case letters, digits and _`)
+    if (values['dry-run'] && values.drop) throw new UsageError('--dry-run and --drop exclude each other')
+    const json = values.json === true
+    const print = (text: string) => process.stdout.write(`${text}\n`)
+
+    if (values['dry-run']) {
+      const url = flags['database-url'] ?? process.env.DATABASE_URL?.trim()
+      const config = inspectConfig({ ...flags, 'database-url': url || 'postgres://localhost/database' })
+      const provider = url ? detectProvider(url) : 'postgres'
+      const database = url ? decodeURIComponent(new URL(url).pathname.slice(1)) || undefined : undefined
+      const sql = {
+        setup: setupSql(config.slot, config.publication),
+        role: relayRoleSql(provider, role, database),
+      }
+      if (json) print(JSON.stringify({ sql }))
+      else
+        print(
+          [
+            '-- factlib setup: as a role with REPLICATION and CREATE on the database (an administrator)',
+            ...sql.setup,
+            '',
+            '-- a least-privilege role for the relay',
+            ...sql.role,
+          ].join('\n'),
+        )
+      return 0
+    }
+
+    const config = inspectConfig(flags)
+    const provider = detectProvider(config.databaseUrl)
+    const client = new pg.Client({ connectionString: config.databaseUrl, application_name: 'factlib-setup' })
+    client.on('error', () => {})
+    await client.connect().catch((error: unknown) => {
+      throw explainConnectError(error, config.databaseUrl)
+    })
+    try {
+      if (values.drop) return await drop(client, config.slot, config.publication, json)
+      const database = (await client.query<{ db: string }>('select current_database() as db')).rows[0]?.db
+      const sql = {
+        setup: setupSql(config.slot, config.publication),
+        role: relayRoleSql(provider, role, database),
+      }
+      const checks = await checkDatabase(client, config.databaseUrl)
+      const failed = checks.filter((check) => check.status === 'fail')
+      if (failed.length) {
+        if (json)
+          print(JSON.stringify({ ok: false, checks, created: { publication: false, slot: false }, sql }))
+        else
+          print(
+            [
+              `factlib setup: ${redactUrl(config.databaseUrl)} is not ready; nothing was created. Fix this first:`,
+              '',
+              checksTable(checks),
+              '',
+              'Then run factlib setup again. It runs, as an administrator:',
+              ...sql.setup.map((line) => `  ${line}`),
+            ].join('\n'),
+          )
+        return 1
+      }
+      const hadPublication =
+        (await client.query('select 1 from pg_publication where pubname = $1', [config.publication]))
+          .rowCount === 1
+      const hadSlot = (await readSlot(client, config.slot)) !== undefined
+      const state = await ensureSlot(
+        client,
+        { ...config, createSlot: config.createSlot === 'force' ? 'force' : 'true' },
+        silentLogger,
+      )
+      const created = { publication: !hadPublication, slot: !hadSlot }
+      if (json) {
+        print(
+          JSON.stringify({
+            ok: true,
+            checks,
+            created,
+            confirmedLsn: formatLsn(state.confirmedFlushLsn),
+            sql,
+          }),
+        )
+        return 0
+      }
+      const user = new URL(config.databaseUrl)
+      user.username = role
+      user.password = '<password>'
+      print(
+        [
+          `factlib setup: ${redactUrl(config.databaseUrl)}`,
+          '',
+          checksTable(checks),
+          '',
+          created.publication
+            ? `Created publication "${config.publication}".`
+            : `Publication "${config.publication}" exists already.`,
+          created.slot
+            ? `Created replication slot "${config.slot}" (pgoutput) at ${formatLsn(state.confirmedFlushLsn)}: facts committed from now on are kept for the relay.`
+            : `Replication slot "${config.slot}" exists already (pgoutput, confirmed up to ${formatLsn(state.confirmedFlushLsn)}).`,
+          '',
+          'A least-privilege role for the relay (run as an administrator, with a password of your choice):',
+          ...sql.role.map((line) => `  ${line}`),
+          'Then run the relay as that role, never creating anything:',
+          `  DATABASE_URL=${user.toString().replace('%3Cpassword%3E', '<password>')} FACTLIB_CREATE_SLOT=false factlib relay`,
+        ].join('\n'),
+      )
+      return 0
+    } finally {
+      await client.end().catch(() => {})
+    }
+  },
+}
+
+async function drop(client: pg.Client, slot: string, publication: string, json: boolean): Promise<number> {
+  const state = await readSlot(client, slot)
+  if (state?.activePid)
+    throw new FactlibError(
+      'SLOT_ACTIVE',
+      `replication slot "${slot}" is streamed by server process ${state.activePid} (a relay): stop it first`,
+    )
+  if (state) await client.query('select pg_drop_replication_slot($1)', [slot])
+  const hadPublication =
+    (await client.query('select 1 from pg_publication where pubname = $1', [publication])).rowCount === 1
+  if (hadPublication) await client.query(`drop publication ${quoteIdent(publication)}`)
+  const dropped = { slot: state !== undefined, publication: hadPublication }
+  process.stdout.write(
+    json
+      ? `${JSON.stringify({ dropped })}\n`
+      : `${dropped.slot ? `Dropped replication slot "${slot}".` : `No replication slot "${slot}".`} ` +
+          `${dropped.publication ? `Dropped publication "${publication}".` : `No publication "${publication}".`}\n`,
+  )
+  return 0
+}

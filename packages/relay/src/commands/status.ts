@@ -1,0 +1,254 @@
+import { FactlibError } from '@factlib/emit'
+import pg from 'pg'
+import { type Command, parseFlags, UsageError } from '../cli-util.js'
+import { type ConfigVariable, redactUrl } from '../config.js'
+import { configFlagHelp, configFlagOptions, inspectConfig, stringFlags } from '../config-flags.js'
+import { formatBytes, formatRate, formatSeconds } from '../format.js'
+import { formatLsn } from '../lsn.js'
+import { explainConnectError } from '../prerequisites.js'
+import { fetchRelayStatus, RateMeter, type RelayHttpStatus, relayBaseUrl } from '../relay-http-status.js'
+import { readSlot } from '../slot.js'
+import { table } from '../table.js'
+
+const CONFIG: ConfigVariable[] = ['DATABASE_URL', 'FACTLIB_SLOT', 'FACTLIB_HTTP_PORT']
+
+/** What `factlib status` reports; `--json` prints exactly this. */
+export interface StatusReport {
+  time: string
+  slot: {
+    name: string
+    exists: boolean
+    database?: string
+    plugin?: string
+    /** The server process streaming the slot (a relay's walsender), or null when none does. */
+    activePid?: number | null
+    confirmedLsn?: string
+    walStatus?: string | null
+    /** Bytes of WAL that can still be written before the slot is lost; null when unlimited. */
+    safeWalSize?: number | null
+    lagBytes?: number
+    /** Seconds behind: the relay's own measure when its port is given, else the walsender's flush lag. */
+    lagSeconds?: number | null
+  }
+  relay?: {
+    url: string
+    reachable: boolean
+    error?: string
+    ready?: boolean
+    reasons?: string[]
+    state?: string
+    relayed?: number
+    factsPerSecond?: number
+  }
+}
+
+export const statusCommand: Command = {
+  name: 'status',
+  summary:
+    'slot lag, confirmed position and wal_status; with --http-port, the relay throughput and readiness',
+  help: `Usage: factlib status [flags]
+
+Shows the replication slot as PostgreSQL sees it: its lag in bytes and seconds, the confirmed LSN, the
+server process streaming it (the relay's), wal_status and safe_wal_size. With the relay's HTTP port (or
+URL) it adds the relay's throughput and readiness. Exits 1 when the slot is missing or lost, or the relay
+is given and not ready; 0 otherwise. --watch refreshes until Ctrl-C.
+
+Flags:
+${configFlagHelp(CONFIG, { FACTLIB_HTTP_PORT: "the relay's HTTP port on this machine, to add its throughput and readiness" })}
+  --relay-url <url>            the relay's HTTP base URL, e.g. http://relay.internal:8080 (instead of --http-port)
+  --watch                      refresh every --interval seconds (in place on a terminal)
+  --interval <s>               seconds between refreshes [2]
+  --json                       print the report as JSON (one line per refresh with --watch)
+
+Examples:
+  DATABASE_URL=postgres://relay@db:5432/app factlib status
+  factlib status --database-url postgres://localhost/app --http-port 8080 --watch
+  factlib status --json | jq .slot.lagBytes`,
+
+  async run(argv) {
+    const { values } = parseFlags('status', argv, {
+      ...configFlagOptions(CONFIG),
+      'relay-url': { type: 'string' },
+      watch: { type: 'boolean' },
+      interval: { type: 'string' },
+      json: { type: 'boolean' },
+    })
+    const flags = stringFlags(values)
+    const interval = Number(flags.interval ?? '2')
+    if (!/^\d+(\.\d+)?$/.test(flags.interval ?? '2') || interval < 0.2 || interval > 3600)
+      throw new UsageError(
+        `--interval is ${JSON.stringify(flags.interval)}; expected seconds from 0.2 to 3600`,
+      )
+    const relayUrlFlag = flags['relay-url']
+    if (relayUrlFlag !== undefined && !URL.canParse(relayUrlFlag))
+      throw new UsageError(
+        `--relay-url is ${JSON.stringify(relayUrlFlag)}; expected a URL like http://host:8080`,
+      )
+    const config = inspectConfig(flags)
+    const portGiven = flags['http-port'] !== undefined || Boolean(process.env.FACTLIB_HTTP_PORT?.trim())
+    const relayUrl = relayBaseUrl(relayUrlFlag, portGiven ? config.httpPort : undefined)
+    const json = values.json === true
+    const rate = new RateMeter(Math.max(5_000, interval * 3_000))
+
+    const client = new pg.Client({ connectionString: config.databaseUrl, application_name: 'factlib-status' })
+    client.on('error', () => {})
+    await client.connect().catch((error: unknown) => {
+      throw explainConnectError(error, config.databaseUrl)
+    })
+    const report = async (): Promise<StatusReport> => {
+      const relay = relayUrl ? await readRelay(relayUrl, rate) : undefined
+      return {
+        time: new Date().toISOString(),
+        slot: await readSlotStatus(client, config.slot, relay?.slotLagSeconds),
+        ...(relay ? { relay: relay.report } : {}),
+      }
+    }
+
+    try {
+      if (!values.watch) {
+        // Throughput needs two samples a moment apart.
+        if (relayUrl) await readRelay(relayUrl, rate).catch(() => undefined)
+        if (relayUrl) await new Promise((resolve) => setTimeout(resolve, 1_000))
+        const result = await report()
+        if (!result.slot.exists)
+          throw new FactlibError(
+            'SLOT_MISSING',
+            `replication slot "${config.slot}" does not exist in ${redactUrl(config.databaseUrl)}: run factlib setup, or start the relay`,
+          )
+        process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${render(result)}\n`)
+        return healthy(result) ? 0 : 1
+      }
+      const inPlace = process.stdout.isTTY === true && !json
+      let stopped = false
+      let wake: () => void = () => {}
+      const onSignal = () => {
+        stopped = true
+        wake()
+      }
+      process.once('SIGINT', onSignal)
+      process.once('SIGTERM', onSignal)
+      while (!stopped) {
+        let text: string
+        try {
+          const result = await report()
+          text = json
+            ? JSON.stringify(result)
+            : `${render(result)}\n${new Date().toLocaleTimeString()} · every ${interval} s · Ctrl-C quits`
+        } catch (error) {
+          text = json
+            ? JSON.stringify({ time: new Date().toISOString(), error: (error as Error).message })
+            : `cannot read the status: ${(error as Error).message}`
+        }
+        process.stdout.write(inPlace ? `\x1b[H\x1b[2J${text}\n` : `${text}\n${json ? '' : '\n'}`)
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, interval * 1000)
+          wake = () => {
+            clearTimeout(timer)
+            resolve()
+          }
+        })
+      }
+      return 0
+    } finally {
+      await client.end().catch(() => {})
+    }
+  },
+}
+
+async function readSlotStatus(
+  client: pg.Client,
+  name: string,
+  relayLagSeconds: number | undefined,
+): Promise<StatusReport['slot']> {
+  const state = await readSlot(client, name)
+  if (!state) return { name, exists: false }
+  let lagSeconds: number | null = relayLagSeconds ?? null
+  if (lagSeconds === null && state.activePid !== null) {
+    // The walsender's flush lag, from the relay's status updates; NULL once it has been idle and caught up.
+    const { rows } = await client.query<{ lag: number | null }>(
+      'select extract(epoch from flush_lag)::float8 as lag from pg_stat_replication where pid = $1',
+      [state.activePid],
+    )
+    lagSeconds = rows[0]?.lag ?? 0
+  }
+  return {
+    name,
+    exists: true,
+    database: state.database,
+    plugin: state.plugin,
+    activePid: state.activePid,
+    confirmedLsn: formatLsn(state.confirmedFlushLsn),
+    walStatus: state.walStatus,
+    safeWalSize: state.safeWalSize,
+    lagBytes: state.lagBytes,
+    lagSeconds,
+  }
+}
+
+async function readRelay(
+  url: string,
+  rate: RateMeter,
+): Promise<{ report: NonNullable<StatusReport['relay']>; slotLagSeconds?: number }> {
+  let status: RelayHttpStatus
+  try {
+    status = await fetchRelayStatus(url)
+  } catch (error) {
+    return { report: { url, reachable: false, error: (error as Error).message } }
+  }
+  rate.add(status.relayed ?? 0)
+  return {
+    report: {
+      url,
+      reachable: true,
+      ready: status.ready,
+      reasons: status.reasons,
+      ...(status.state ? { state: status.state } : {}),
+      relayed: status.relayed ?? 0,
+      factsPerSecond: Math.round(rate.perSecond() * 10) / 10,
+    },
+    ...(status.slotLagSeconds === undefined ? {} : { slotLagSeconds: status.slotLagSeconds }),
+  }
+}
+
+function healthy(report: StatusReport): boolean {
+  return (
+    report.slot.exists &&
+    report.slot.walStatus !== 'lost' &&
+    (report.relay === undefined || report.relay.ready === true)
+  )
+}
+
+function render(report: StatusReport): string {
+  const { slot, relay } = report
+  if (!slot.exists) return `replication slot "${slot.name}": missing (run factlib setup, or start the relay)`
+  const lines = [
+    `replication slot "${slot.name}" in database ${slot.database} (${slot.plugin})`,
+    table([
+      [
+        'streamed by',
+        slot.activePid === null ? 'nobody: no relay is streaming it' : `server process ${slot.activePid}`,
+      ],
+      ['confirmed LSN', slot.confirmedLsn ?? ''],
+      ['slot lag', `${formatBytes(slot.lagBytes ?? 0)}, ${formatSeconds(slot.lagSeconds)}`],
+      ['wal_status', slot.walStatus ?? 'unknown'],
+      ['safe_wal_size', formatBytes(slot.safeWalSize ?? null)],
+    ]),
+  ]
+  if (relay) {
+    lines.push(`relay ${relay.url}`)
+    lines.push(
+      table(
+        relay.reachable
+          ? [
+              ['ready', relay.ready ? 'yes' : `no: ${(relay.reasons ?? []).join('; ')}`],
+              [
+                'throughput',
+                `${formatRate(relay.factsPerSecond ?? 0)} facts/s, ${relay.relayed} relayed since it started`,
+              ],
+            ]
+          : [['reachable', `no: ${relay.error}`]],
+      ),
+    )
+  }
+  return lines.join('\n')
+}

@@ -1,0 +1,198 @@
+import { randomBytes } from 'node:crypto'
+import { FactlibError } from '@factlib/emit'
+import type { Admin } from 'kafkajs'
+import type { RelayConfig } from './config.js'
+import { connectFailure, createKafkaClient } from './kafka-client.js'
+import { type Logger, silentLogger } from './log.js'
+import { type BearerToken, mskIamTokens, regionFromArn } from './msk-iam.js'
+import type { CheckResult } from './prerequisites.js'
+import { topicRefusal } from './topics.js'
+
+/** Options of {@link checkKafka}. */
+export interface KafkaCheckOptions {
+  log?: Logger
+  /** Give up connecting after this long. @default 10_000 */
+  timeoutMs?: number
+  /** Token source for MSK IAM (tests). @default signed with the default AWS credential chain */
+  iamTokens?: () => Promise<BearerToken>
+}
+
+/**
+ * What `factlib doctor` checks of the Kafka sink: MSK IAM signing when configured, that the brokers answer
+ * with these TLS and SASL settings, and that the topics can exist: the dead-letter topic exists, or the
+ * principal may create topics (asked with `validateOnly`, so nothing is created). Empty when the sink is
+ * not Kafka.
+ */
+export async function checkKafka(
+  config: RelayConfig,
+  options: KafkaCheckOptions = {},
+): Promise<CheckResult[]> {
+  if (config.sink.kind !== 'kafka') return []
+  const sink = config.sink
+  const timeoutMs = options.timeoutMs ?? 10_000
+  const results: CheckResult[] = []
+  let iamTokens = options.iamTokens
+  if (sink.sasl === 'iam') {
+    const iam = await checkIam(sink.clusterArn, iamTokens, timeoutMs)
+    results.push(iam.result)
+    if (iam.result.status === 'fail') return results
+    iamTokens = iam.tokens
+  }
+
+  const started = Date.now()
+  let brokers: string[] = sink.brokers
+  let admin: Admin | undefined
+  try {
+    const client = await createKafkaClient(sink, {
+      log: options.log ?? silentLogger,
+      clientId: 'factlib-doctor',
+      connectionTimeoutMs: Math.min(timeoutMs, 5_000),
+      requestTimeoutMs: timeoutMs,
+      ...(iamTokens ? { iamTokens } : {}),
+    })
+    brokers = client.brokers
+    admin = client.kafka.admin({ retry: { retries: 0 } })
+    const connected = admin
+    const cluster = await deadline(
+      (async () => {
+        await connected.connect()
+        return connected.describeCluster()
+      })(),
+      timeoutMs,
+    )
+    results.push({
+      id: 'kafka',
+      title: 'Kafka reachable',
+      status: 'pass',
+      detail:
+        `${cluster.brokers.length} broker(s) via ${brokers.join(',')}; TLS ${sink.tls ? 'on' : 'off'}, ` +
+        `SASL ${sink.sasl ?? 'none'}`,
+    })
+    results.push(
+      await checkTopics(connected, config).catch((error: unknown) => ({
+        id: 'kafka_topics',
+        title: 'Kafka topics can exist',
+        status: 'fail' as const,
+        detail: `listing or validating topics failed: ${error instanceof Error ? error.message : String(error)}`,
+        fix: 'check that the principal may DESCRIBE the cluster and its topics, then run doctor again',
+      })),
+    )
+  } catch (error) {
+    const message = connectFailure(error, sink, brokers, Date.now() - started).message
+    // connectFailure ends its message with what to change; show that as the fix.
+    const split = message.indexOf('): ')
+    results.push({
+      id: 'kafka',
+      title: 'Kafka reachable',
+      status: 'fail',
+      detail: split < 0 ? message : message.slice(0, split + 1),
+      fix:
+        split < 0
+          ? 'check KAFKA_BROKERS, KAFKA_TLS, KAFKA_SASL and that the network lets this machine reach the brokers'
+          : message.slice(split + 3),
+    })
+  } finally {
+    await admin?.disconnect().catch(() => {})
+  }
+  return results
+}
+
+async function checkTopics(admin: Admin, config: RelayConfig): Promise<CheckResult> {
+  const existing = new Set(await admin.listTopics())
+  const dlqExists = existing.has(config.dlqTopic)
+  // Asking to create a topic that does not exist, with validateOnly, proves the permission and the broker's
+  // policy without creating anything.
+  const probe = dlqExists ? `factlib-doctor-${randomBytes(6).toString('hex')}` : config.dlqTopic
+  const title = 'Kafka topics can exist'
+  try {
+    await admin.createTopics({
+      validateOnly: true,
+      waitForLeaders: false,
+      topics: [{ topic: probe, numPartitions: config.topicPartitions }],
+    })
+  } catch (error) {
+    const refusal = topicRefusal(error, probe, config.topicPartitions)
+    if (!refusal) throw error
+    return {
+      id: 'kafka_topics',
+      title,
+      status: 'fail',
+      detail: `the relay may not create topics (${config.topic}), and MSK does not create them on first use`,
+      fix: refusal,
+    }
+  }
+  const sources = (config.sources ?? [])
+    .map((source) => {
+      const prefix = config.topic.split('{aggregateType}')[0]?.replaceAll('{source}', source) ?? source
+      return `${[...existing].filter((topic) => topic.startsWith(prefix)).length} topic(s) of ${source}`
+    })
+    .join(', ')
+  return {
+    id: 'kafka_topics',
+    title,
+    status: 'pass',
+    detail:
+      `the relay may create topics (${config.topicPartitions} partitions, template ${config.topic}); ` +
+      `dead-letter topic ${config.dlqTopic} ${dlqExists ? 'exists' : 'will be created'}` +
+      (sources ? `; ${sources} exist` : ''),
+  }
+}
+
+async function checkIam(
+  clusterArn: string | undefined,
+  given: (() => Promise<BearerToken>) | undefined,
+  timeoutMs: number,
+): Promise<{ result: CheckResult; tokens?: () => Promise<BearerToken> }> {
+  const title = 'MSK IAM token'
+  const region =
+    (clusterArn && regionFromArn(clusterArn)) || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION
+  if (!given && !region)
+    return {
+      result: {
+        id: 'msk_iam',
+        title,
+        status: 'fail',
+        detail: 'KAFKA_SASL=iam, but there is no AWS region to sign for',
+        fix: 'set KAFKA_CLUSTER_ARN, or AWS_REGION',
+      },
+    }
+  const tokens = given ?? mskIamTokens({ region: region as string })
+  try {
+    const token = await deadline(tokens(), timeoutMs)
+    const minutes = Math.round((token.expiryTime - Date.now()) / 60_000)
+    return {
+      result: {
+        id: 'msk_iam',
+        title,
+        status: 'pass',
+        detail: `signed a token${region ? ` for ${region}` : ''}, valid for ${minutes} more minutes`,
+      },
+      tokens: async () => token,
+    }
+  } catch (error) {
+    return {
+      result: {
+        id: 'msk_iam',
+        title,
+        status: 'fail',
+        detail: error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error),
+        fix:
+          'give the relay AWS credentials (the ECS task role, or AWS_* variables) whose policy allows ' +
+          'kafka-cluster:Connect, DescribeCluster, CreateTopic, DescribeTopic, WriteData and WriteDataIdempotently',
+      },
+    }
+  }
+}
+
+function deadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new FactlibError('TIMEOUT', `no answer within ${Math.round(ms / 1000)} s`)),
+        ms,
+      )
+    }),
+  ]).finally(() => clearTimeout(timer))
+}
