@@ -11,7 +11,6 @@ export class UsageError extends FactlibError {
 /** A `factlib` subcommand. */
 export interface Command {
   name: string
-  summary: string
   /** The full `--help` text, with examples. */
   help: string
   /** Runs the command; resolves with the exit code. */

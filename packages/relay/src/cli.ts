@@ -2,21 +2,41 @@
 import { readFileSync } from 'node:fs'
 import { FactlibError } from '@factlib/emit'
 import { type Command, UsageError } from './cli-util.js'
-import { devCommand } from './commands/dev.js'
-import { doctorCommand } from './commands/doctor.js'
-import { emitCommand } from './commands/emit.js'
-import { relayCommand } from './commands/relay.js'
-import { setupCommand } from './commands/setup.js'
-import { statusCommand } from './commands/status.js'
 import { ConfigError } from './config.js'
 
-const commands: Command[] = [
-  devCommand,
-  emitCommand,
-  setupCommand,
-  doctorCommand,
-  statusCommand,
-  relayCommand,
+// Commands load on use: `factlib emit` in a script loop should not pay for kafkajs and the relay.
+const commands: Array<{ name: string; summary: string; load: () => Promise<Command> }> = [
+  {
+    name: 'dev',
+    summary: 'embedded PostgreSQL + relay to stdout (or Kafka): the local playground',
+    load: async () => (await import('./commands/dev.js')).devCommand,
+  },
+  {
+    name: 'emit',
+    summary: 'emit a fact (or JSON lines from stdin) into the WAL, for trying things and scripts',
+    load: async () => (await import('./commands/emit.js')).emitCommand,
+  },
+  {
+    name: 'setup',
+    summary: 'check the prerequisites, create the publication and slot, print a least-privilege role',
+    load: async () => (await import('./commands/setup.js')).setupCommand,
+  },
+  {
+    name: 'doctor',
+    summary: 'check everything the relay needs, with a fix for each failure',
+    load: async () => (await import('./commands/doctor.js')).doctorCommand,
+  },
+  {
+    name: 'status',
+    summary:
+      'slot lag, confirmed position and wal_status; with --http-port, the relay throughput and readiness',
+    load: async () => (await import('./commands/status.js')).statusCommand,
+  },
+  {
+    name: 'relay',
+    summary: 'stream the replication slot to Kafka (or stdout)',
+    load: async () => (await import('./commands/relay.js')).relayCommand,
+  },
 ]
 
 const version = (
@@ -41,11 +61,12 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${version}\n`)
     return 0
   }
-  const command = commands.find((candidate) => candidate.name === name)
-  if (!command) {
+  const entry = commands.find((candidate) => candidate.name === name)
+  if (!entry) {
     process.stderr.write(`factlib: unknown command "${name}"\n\n${usage}\n`)
     return 2
   }
+  const command = await entry.load()
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(`${command.help}\n`)
     return 0

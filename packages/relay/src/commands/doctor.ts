@@ -33,7 +33,6 @@ const CONFIG: ConfigVariable[] = [
 
 export const doctorCommand: Command = {
   name: 'doctor',
-  summary: 'check everything the relay needs, with a fix for each failure',
   help: `Usage: factlib doctor [flags]
 
 Checks, with the relay's own configuration (environment variables or flags, as for factlib relay):

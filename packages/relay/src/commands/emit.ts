@@ -10,7 +10,6 @@ const BATCH = 500
 
 export const emitCommand: Command = {
   name: 'emit',
-  summary: 'emit a fact (or JSON lines from stdin) into the WAL, for trying things and scripts',
   help: `Usage: factlib emit [flags]
        factlib emit [flags] -        # JSON lines from standard input
 

@@ -9,7 +9,6 @@ const variables = Object.keys(CONFIG_VARIABLES) as ConfigVariable[]
 
 export const relayCommand: Command = {
   name: 'relay',
-  summary: 'stream the replication slot to Kafka (or stdout)',
   help: `Usage: factlib relay [flags]
 
 Streams the logical replication slot and produces every fact to Kafka, confirming each WAL position only

@@ -24,7 +24,6 @@ const CONFIG: ConfigVariable[] = [
 
 export const setupCommand: Command = {
   name: 'setup',
-  summary: 'check the prerequisites, create the publication and slot, print a least-privilege role',
   help: `Usage: factlib setup [flags]
 
 Checks every prerequisite (PostgreSQL ≥ 14, wal_level = logical, UTF8, REPLICATION, free slots and

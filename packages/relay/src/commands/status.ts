@@ -44,8 +44,6 @@ export interface StatusReport {
 
 export const statusCommand: Command = {
   name: 'status',
-  summary:
-    'slot lag, confirmed position and wal_status; with --http-port, the relay throughput and readiness',
   help: `Usage: factlib status [flags]
 
 Shows the replication slot as PostgreSQL sees it: its lag in bytes and seconds, the confirmed LSN, the
