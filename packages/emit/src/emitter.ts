@@ -1,6 +1,6 @@
 import { FactlibError } from './errors.js'
 import type { Fact, FactInput, TraceContext } from './fact.js'
-import { emitStatement, encodeFact, type Statement } from './statement.js'
+import { emitStatement, type Statement } from './statement.js'
 import { uuidv7 } from './uuid.js'
 import { failure, NAME, text, toFact } from './validate.js'
 
@@ -70,8 +70,6 @@ export interface Emitter {
   prepare(facts: FactInput | readonly FactInput[]): PreparedEmit
 }
 
-const DEFAULT_MAX_BYTES = 900 * 1024
-
 /**
  * Create an emitter for one source. It holds no connection and no mutable global state: create it once
  * per module and use it from any request.
@@ -88,27 +86,33 @@ const DEFAULT_MAX_BYTES = 900 * 1024
 export function createEmitter(options: EmitterOptions): Emitter {
   const fail = failure(undefined, 'OPTIONS_INVALID', 'options')
   const source = text(options?.source, 'source', fail, NAME)
-  const { maxBytes = DEFAULT_MAX_BYTES, clock = () => new Date(), traceContext } = options
-  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) fail('maxBytes', 'integer', '> 0')
+  const { maxBytes = 900 * 1024, clock = () => new Date(), traceContext } = options
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) fail('maxBytes', 'integer')
   const nextId = options.id ?? uuidv7()
 
   const prepare = (input: FactInput | readonly FactInput[]): PreparedEmit => {
     const many = Array.isArray(input)
-    const inputs: readonly FactInput[] = many ? input : [input as FactInput]
     const now = clock()
     const trace = traceContext?.()
-    const facts: Fact[] = []
-    const contents = inputs.map((each, i) => {
-      const index = many ? i : undefined
-      const [fact, body] = toFact(each, failure(index), source, now, nextId, trace)
-      facts.push(fact)
-      return encodeFact(fact, body, maxBytes, index)
-    })
-    return { ...emitStatement(source, contents), facts }
+    const pairs = (many ? input : [input as FactInput]).map((each, i) =>
+      toFact(each, failure(many ? i : undefined), source, now, nextId, trace),
+    )
+    return emitStatement(source, pairs, maxBytes, many)
   }
 
   async function emit(tx: Queryable, input: FactInput | readonly FactInput[]): Promise<Fact | Fact[]> {
-    assertTransaction(tx)
+    // One short message for the three codes: every byte here is in every Worker bundle; the README explains
+    // each code and its fix.
+    const code =
+      typeof tx?.query !== 'function'
+        ? 'EMIT_TX_INVALID'
+        : 'totalCount' in tx
+          ? 'EMIT_POOL_NOT_ALLOWED'
+          : // Neon's neon() HTTP function has query() too, but each call is a transaction of its own.
+            typeof tx === 'function'
+            ? 'EMIT_NOT_IN_TRANSACTION'
+            : ''
+    if (code) throw new FactlibError(code, "pass your transaction's client, not a pool or neon()")
     const { text, params, facts } = prepare(input)
     // A database error is the driver's own, as from any other statement of the transaction.
     if (facts.length) await tx.query(text, params)
@@ -116,24 +120,4 @@ export function createEmitter(options: EmitterOptions): Emitter {
   }
 
   return { source, emit: emit as Emitter['emit'], prepare }
-}
-
-// One short message for the three codes: every byte here is in every Worker bundle; the README explains
-// each code and its fix.
-function assertTransaction(tx: unknown): asserts tx is Queryable {
-  const given = tx as Record<string, unknown> | undefined
-  const code =
-    typeof given?.query !== 'function'
-      ? 'EMIT_TX_INVALID'
-      : 'totalCount' in given
-        ? 'EMIT_POOL_NOT_ALLOWED'
-        : // Neon's neon() HTTP function has query() too, but each call is a transaction of its own.
-          typeof given === 'function'
-          ? 'EMIT_NOT_IN_TRANSACTION'
-          : ''
-  if (code)
-    throw new FactlibError(
-      code,
-      `${code}: pass your transaction's client, not a pool or neon(); other drivers: @factlib/emit/<driver>`,
-    )
 }

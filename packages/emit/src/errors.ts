@@ -13,14 +13,16 @@
  * ```
  */
 export class FactlibError extends Error {
-  override readonly name: string = 'FactlibError'
+  // Fields are `declare`d and set in the constructor: a class field would cost its name twice in every bundle.
+  declare readonly name: string
   /** Stable, machine-readable reason, e.g. `FACT_INVALID` or `WAL_LEVEL`. */
-  readonly code: string
+  declare readonly code: string
   /** True when retrying the same operation later may succeed. */
-  readonly retriable: boolean
+  declare readonly retriable: boolean
 
   constructor(code: string, message: string, options: { cause?: unknown; retriable?: boolean } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    super(message, options.cause === undefined ? undefined : options)
+    this.name = 'FactlibError'
     this.code = code
     this.retriable = options.retriable ?? false
   }
@@ -41,13 +43,13 @@ export class FactlibError extends Error {
  * ```
  */
 export class ValidationError extends FactlibError {
-  override readonly name: string = 'ValidationError'
+  declare readonly name: string
   /** The fact field or option, e.g. `aggregateType` or `metadata.ce_id`. */
-  readonly field: string
+  declare readonly field: string
   /** The rule that failed: `required`, `pattern`, `length`, `exclusive`, `json`, `reserved`, `maxBytes`, … */
-  readonly rule: string
+  declare readonly rule: string
   /** Position of the fact in the array given to `emit`, if it was given an array. */
-  readonly index: number | undefined
+  declare readonly index: number | undefined
 
   constructor(
     code: string,
@@ -56,7 +58,8 @@ export class ValidationError extends FactlibError {
     message: string,
     options: { index?: number; cause?: unknown } = {},
   ) {
-    super(code, message, { cause: options.cause })
+    super(code, message, options)
+    this.name = 'ValidationError'
     this.field = field
     this.rule = rule
     this.index = options.index

@@ -1,6 +1,5 @@
-import { encodeEnvelope, encodeHeader } from './envelope.js'
+import type { PreparedEmit } from './emitter.js'
 import type { Fact } from './fact.js'
-import { hex } from './uuid.js'
 import { failure } from './validate.js'
 
 const encoder = new TextEncoder()
@@ -13,54 +12,56 @@ export interface Statement {
   readonly params: string[]
 }
 
-/**
- * Envelope v1 content of a fact: a string when the whole content is UTF-8 text without NUL (the text
- * overload), bytes otherwise (the bytea overload). Rejects content over `maxBytes`.
- */
-export function encodeFact(fact: Fact, body: string | Uint8Array, maxBytes: number, index?: number) {
-  const text = typeof body === 'string' ? (body.includes('\0') ? undefined : body) : utf8(body)
-  let content: string | Uint8Array
-  let size: number
-  if (text === undefined) {
-    content = encodeEnvelope(fact, typeof body === 'string' ? encoder.encode(body) : body)
-    size = content.length
-  } else {
-    content = `${encodeHeader(fact)}\n${text}`
-    // A UTF-16 code unit is at most 3 UTF-8 bytes: only count exactly when that bound is over the limit.
-    size = content.length * 3 > maxBytes ? encoder.encode(content).length : 0
-  }
-  if (size > maxBytes)
-    failure(index, 'FACT_TOO_LARGE')(
-      fact.data === undefined ? 'payload' : 'data',
-      'maxBytes',
-      `envelope ${size} > ${maxBytes} bytes`,
-    )
-  return content
-}
+// Filled on first use: fewer bytes to ship than building the table up front, and as fast once warm.
+const HEX: string[] = []
 
-function utf8(bytes: Uint8Array): string | undefined {
-  if (bytes.includes(0)) return undefined
-  try {
-    return decoder.decode(bytes)
-  } catch {
-    return undefined
-  }
+/** Lowercase hex of `bytes`. */
+function hex(bytes: Uint8Array): string {
+  let text = ''
+  for (const byte of bytes) text += HEX[byte] ??= (byte | 256).toString(16).slice(1)
+  return text
 }
 
 /**
- * The one statement that emits every content under `source`, in array order: one array-literal parameter
- * that `unnest` yields in order, so the messages reach the WAL in array order. If any content needs bytea
- * the whole array goes as bytea: the bytes reaching the WAL are the same.
+ * The one statement that emits each fact's envelope v1 content under `source`, in array order, with the
+ * facts: one array-literal parameter that `unnest` yields in order, so the messages reach the WAL in array
+ * order. Content goes through the text overload when all of it is UTF-8 text without NUL, otherwise all of it
+ * through the bytea overload: the bytes reaching the WAL are the same. Rejects content over `maxBytes`.
  */
-export function emitStatement(source: string, contents: Array<string | Uint8Array>): Statement {
-  const binary = contents.some((content) => typeof content !== 'string')
-  const elements = contents.map((content) =>
+export function emitStatement(
+  source: string,
+  facts: Array<[Fact, string | Uint8Array]>,
+  maxBytes: number,
+  many: boolean,
+): PreparedEmit {
+  let binary = false
+  const contents = facts.map(([fact, body], i) => {
+    // toFact puts the header's fields in header order: the fact without source, data and payload is the header.
+    const head = `${JSON.stringify({ v: 1, ...fact, source: undefined, data: undefined, payload: undefined })}\n`
+    const bytes = typeof body === 'string' ? encoder.encode(body) : body
+    const size = encoder.encode(head).length + bytes.length
+    if (size > maxBytes)
+      failure(many ? i : undefined, 'FACT_TOO_LARGE')(
+        'data' in fact ? 'data' : 'payload',
+        'maxBytes',
+        `${size} > ${maxBytes}`,
+      )
+    let text: string | undefined
+    try {
+      text = decoder.decode(bytes)
+    } catch {}
+    // Not UTF-8 (no text), or with NUL: bytea.
+    binary ||= text?.includes('\0') !== false
+    return [head, bytes, text] as const
+  })
+  const elements = contents.map(([head, bytes, text]) =>
     binary
-      ? `"\\\\x${hex(typeof content === 'string' ? encoder.encode(content) : content)}"`
-      : `"${(content as string).replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`,
+      ? `"\\\\x${hex(encoder.encode(head))}${hex(bytes)}"`
+      : `"${(head + text).replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`,
   )
   return {
     text: `select count(pg_logical_emit_message(true, $1::text, m)) from unnest($2::${binary ? 'bytea' : 'text'}[]) m`,
     params: [source, `{${elements}}`],
+    facts: facts.map(([fact]) => fact),
   }
 }

@@ -1,8 +1,9 @@
 import { ValidationError } from './errors.js'
 import type { Fact, FactInput, TraceContext } from './fact.js'
 
-// Every byte here is in every Worker bundle: rules are regular expressions, messages are short, and the
-// README explains each rule.
+// Every byte here is in every Worker bundle: rules are regular expressions, and a message names the fact,
+// the field and the rule (plus the size for maxBytes, the error for data JSON.stringify refuses); the README
+// explains each rule.
 
 /** `[a-zA-Z0-9._-]{1,100}`: `\w` without the `u` flag is exactly `[a-zA-Z0-9_]`. */
 export const NAME = /^[\w.-]{1,100}$/
@@ -15,11 +16,12 @@ const UUID = /^[\da-f]{8}-([\da-f]{4}-){3}[\da-f]{12}$/i
 const MEDIA_TYPE = /^[\w.+-]+\/[\w.+-]+( *;[ -~]*)?$/
 const TRACEPARENT = /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}(-[ -~]*)?$/
 const TRACESTATE = /^[ -~]{1,512}$/
-const LONE_SURROGATE = /\p{Surrogate}/u
+// String.prototype.isWellFormed is ES2024: in every runtime factlib supports, not yet in its TypeScript lib.
+type WellFormed = string & { isWellFormed(): boolean }
 const JSON_TYPE = 'application/json'
 
 /** Throws a {@link ValidationError} naming the field, the rule and, when it helps, a detail. */
-export type Fail = (field: string, rule: string, detail?: string, cause?: unknown) => never
+export type Fail = (field: string, rule: string, detail?: unknown, cause?: unknown) => never
 
 /** Failures of the fact at `index` (undefined for a single fact), or of `where`. */
 export function failure(index?: number, code = 'FACT_INVALID', where = 'fact'): Fail {
@@ -44,7 +46,7 @@ export function text(value: unknown, field: string, fail: Fail, pattern: RegExp)
 
 /**
  * Validate one fact and fill in its defaults. Returns the fact and its body: the JSON text of `data`, or
- * `payload` as given.
+ * `payload` as given. The fact's envelope-header fields come in header order (`emitStatement` relies on it).
  */
 export function toFact(
   input: FactInput,
@@ -55,33 +57,36 @@ export function toFact(
   trace: TraceContext | undefined,
 ): [Fact, string | Uint8Array] {
   if (typeof input !== 'object' || !input) fail('', 'object')
-  const { id, time, data, payload, contentType, metadata } = input
+  const { data, payload, contentType, metadata } = input
   const fact: Fact = {
-    id: text(id ?? nextId(now.getTime()), 'id', fail, UUID),
+    id: text(input.id ?? nextId(+now), 'id', fail, UUID),
     source,
     type: text(input.type, 'type', fail, TYPE),
     aggregateType: text(input.aggregateType, 'aggregateType', fail, NAME),
     aggregateId: text(input.aggregateId, 'aggregateId', fail, AGGREGATE_ID),
-    time: time == null ? now.toISOString() : toTime(time, fail),
+    time: toTime(input.time ?? now, fail),
     contentType: JSON_TYPE,
   }
   let body: string | Uint8Array | undefined
+  if ((data === undefined) === (payload === undefined))
+    fail('data', data === undefined ? 'required' : 'exclusive')
   if (data !== undefined) {
-    if (payload !== undefined) fail('data', 'exclusive', 'give data or payload')
     try {
       body = JSON.stringify(data)
     } catch (error) {
-      fail('data', 'json', String(error), error)
+      fail('data', 'json', error, error)
     }
-    if (body === undefined) fail('data', 'json')
-    if (contentType != null && contentType !== JSON_TYPE) fail('contentType', 'json', JSON_TYPE)
+    // undefined for a function, a symbol or a toJSON() that returns undefined: no JSON at all.
+    body ?? fail('data', 'json')
+    if ((contentType ?? JSON_TYPE) !== JSON_TYPE) fail('contentType', 'json')
     fact.data = data
   } else {
-    if (payload === undefined) fail('data', 'required', 'give data or payload')
-    if (typeof payload === 'string' ? LONE_SURROGATE.test(payload) : !(payload instanceof Uint8Array))
-      fail('payload', 'type', 'Uint8Array or well-formed string')
-    body = payload
+    if (
+      typeof payload === 'string' ? !(payload as WellFormed).isWellFormed() : !(payload instanceof Uint8Array)
+    )
+      fail('payload', 'type')
     fact.payload = payload
+    body = payload!
     fact.contentType =
       contentType == null ? 'application/octet-stream' : text(contentType, 'contentType', fail, MEDIA_TYPE)
   }
@@ -90,8 +95,8 @@ export function toFact(
     for (const key of Object.keys(metadata)) {
       const field = `metadata.${key}`
       if (typeof metadata[key] !== 'string') fail(field, 'string')
-      if (!METADATA_KEY.test(key)) fail(field, 'pattern', METADATA_KEY.source)
-      if (RESERVED_KEY.test(key)) fail(field, 'reserved', RESERVED_KEY.source)
+      if (!METADATA_KEY.test(key)) fail(field, 'pattern')
+      if (RESERVED_KEY.test(key)) fail(field, 'reserved')
       fact.metadata = metadata
     }
   }
@@ -105,11 +110,12 @@ export function toFact(
   return [fact, body]
 }
 
+/** RFC 3339 UTC with milliseconds, from a `Date` or a string already in that form. */
 function toTime(time: unknown, fail: Fail): string {
   try {
     // A string passes only in the canonical form: that rejects offsets, missing milliseconds and 2024-02-30.
     const iso = new Date(time as string).toISOString()
     if (time instanceof Date || iso === time) return iso
   } catch {}
-  return fail('time', 'rfc3339', 'UTC with milliseconds')
+  return fail('time', 'rfc3339')
 }
