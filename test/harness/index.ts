@@ -1,5 +1,6 @@
-import { afterAll, inject } from 'vitest'
-import { createDatabase, type TestDatabase } from './postgres.js'
+import { afterAll, beforeAll, inject } from 'vitest'
+import { type KafkaBroker, type KafkaOptions, startKafka } from './kafka.js'
+import { createDatabase, startPostgres, type TestDatabase, type TestPostgres } from './postgres.js'
 
 export { ensureKafkaJars, KAFKA_VERSION, type KafkaBroker, startKafka } from './kafka.js'
 export { uniqueName } from './names.js'
@@ -29,4 +30,63 @@ export async function freshDatabase(prefix = 'db'): Promise<TestDatabase> {
   const database = await createDatabase(serverUrl(), prefix)
   afterAll(() => database.drop())
   return database
+}
+
+/**
+ * A PostgreSQL of the calling file (or describe block) alone, for tests that stop, restart or reconfigure
+ * it: started before its tests, destroyed after. Its properties are readable once the tests run.
+ */
+export function privatePostgres(options: Parameters<typeof startPostgres>[0] = {}): TestPostgres {
+  let server: TestPostgres | undefined
+  beforeAll(async () => {
+    server = await startPostgres(options)
+  })
+  afterAll(() => server?.destroy())
+  const started = () => server ?? notStarted('PostgreSQL')
+  return {
+    get url() {
+      return started().url
+    },
+    get port() {
+      return started().port
+    },
+    get dataDir() {
+      return started().dataDir
+    },
+    start: () => started().start(),
+    stop: () => started().stop(),
+    destroy: () => started().destroy(),
+  }
+}
+
+/** A Kafka broker of the calling file (or describe block) alone, like {@link privatePostgres}. */
+export function privateKafka(options: KafkaOptions = {}): KafkaBroker {
+  let broker: KafkaBroker | undefined
+  beforeAll(async () => {
+    broker = await startKafka(options)
+  })
+  afterAll(() => broker?.destroy())
+  const started = () => broker ?? notStarted('Kafka')
+  return {
+    get brokers() {
+      return started().brokers
+    },
+    get port() {
+      return started().port
+    },
+    get dir() {
+      return started().dir
+    },
+    get version() {
+      return started().version
+    },
+    start: () => started().start(),
+    stop: (timeoutMs?: number) => started().stop(timeoutMs),
+    kill: () => started().kill(),
+    destroy: () => started().destroy(),
+  }
+}
+
+function notStarted(what: string): never {
+  throw new Error(`the private ${what} is started in beforeAll: use it inside a test or hook`)
 }

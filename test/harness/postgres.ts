@@ -23,7 +23,14 @@ export async function startPostgres(
   await chmod(root, 0o755)
   const server = await startEmbeddedPostgres({
     dataDir: join(root, 'data'),
-    settings: { fsync: 'off', full_page_writes: 'off', ...options.settings },
+    // Tests run side by side, each with its own slots: more than a development server needs.
+    settings: {
+      fsync: 'off',
+      full_page_writes: 'off',
+      max_replication_slots: 64,
+      max_wal_senders: 64,
+      ...options.settings,
+    },
     ...(options.log ? { log: options.log } : {}),
   }).catch(async (error: unknown) => {
     await rm(root, { recursive: true, force: true })

@@ -1,3 +1,4 @@
+import { formatLsn } from '@factlib/relay'
 import { uniqueName } from './names.js'
 import { withClient } from './postgres.js'
 
@@ -78,8 +79,4 @@ export function parsePgoutput(records: Buffer[]): WalMessage[] {
     }
   }
   return messages
-}
-
-export function formatLsn(lsn: bigint): string {
-  return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`
 }

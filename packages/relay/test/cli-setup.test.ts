@@ -1,10 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import {
   freshDatabase,
   kafkaBrokers,
   kafkaUnavailable,
-  startPostgres,
-  type TestPostgres,
+  privatePostgres,
   uniqueName,
   withClient,
 } from '../../../test/harness/index.js'
@@ -41,11 +40,7 @@ const inventory = (url: string) =>
   }))
 
 describe('setup and doctor against a PostgreSQL with wal_level=replica', () => {
-  let replica: TestPostgres
-  beforeAll(async () => {
-    replica = await startPostgres({ settings: { wal_level: 'replica' } })
-  })
-  afterAll(() => replica?.destroy())
+  const replica = privatePostgres({ settings: { wal_level: 'replica' } })
 
   test('doctor reports the failing check with its fix and exits 1', async () => {
     const env = { DATABASE_URL: replica.url }

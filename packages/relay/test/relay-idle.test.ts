@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import {
   kafkaBrokers,
   kafkaUnavailable,
-  startPostgres,
-  type TestPostgres,
+  privatePostgres,
   uniqueName,
   waitFor,
   withClient,
@@ -11,11 +10,7 @@ import {
 import { startRelayProcess } from './support/relay-process.js'
 
 // Its own server: the WAL other tests write would otherwise hide what this slot retains.
-let server: TestPostgres
-beforeAll(async () => {
-  server = await startPostgres()
-})
-afterAll(() => server?.destroy())
+const server = privatePostgres()
 
 describe.skipIf(kafkaUnavailable())('an idle slot', () => {
   test('does not hold WAL while other writes go on and no fact is emitted (no heartbeat table)', async () => {

@@ -1,12 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { createEmitter } from '@factlib/emit'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import {
-  type KafkaBroker,
   kafkaUnavailable,
-  startKafka,
-  startPostgres,
-  type TestPostgres,
+  privateKafka,
+  privatePostgres,
   uniqueName,
   waitFor,
   withClient,
@@ -22,17 +20,8 @@ const MAX_INFLIGHT_BYTES = 2 * 1024 * 1024
 // A broker this file can stop, and a server whose walsender gives up after 4 s without status updates:
 // the outage below lasts longer, so the session survives only if status updates keep flowing while the
 // relay has stopped reading.
-let broker: KafkaBroker
-let server: TestPostgres
-beforeAll(async () => {
-  ;[broker, server] = await Promise.all([
-    startKafka(),
-    startPostgres({ settings: { wal_sender_timeout: '4s' } }),
-  ])
-})
-afterAll(async () => {
-  await Promise.all([broker?.destroy(), server?.destroy()])
-})
+const broker = privateKafka()
+const server = privatePostgres({ settings: { wal_sender_timeout: '4s' } })
 
 describe.skipIf(kafkaUnavailable())('Kafka unavailable', () => {
   test('the relay waits with bounded memory, confirms nothing undelivered, and resumes by itself', async () => {

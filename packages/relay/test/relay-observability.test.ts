@@ -1,12 +1,11 @@
 import { PassThrough } from 'node:stream'
 import { createEmitter } from '@factlib/emit'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import {
   freshDatabase,
   kafkaBrokers,
   kafkaUnavailable,
-  startPostgres,
-  type TestPostgres,
+  privatePostgres,
   uniqueName,
   waitFor,
   withClient,
@@ -98,11 +97,7 @@ describe.skipIf(kafkaUnavailable())('observability', () => {
 })
 
 describe('an invalidated slot while streaming', () => {
-  let server: TestPostgres
-  beforeAll(async () => {
-    server = await startPostgres({ settings: { max_slot_wal_keep_size: '1MB' } })
-  })
-  afterAll(() => server?.destroy())
+  const server = privatePostgres({ settings: { max_slot_wal_keep_size: '1MB' } })
 
   test('makes the relay not ready, raises the wal_status metric and ends it with exit code 1', async () => {
     // A sink whose output nobody reads: the relay stops reading and its slot falls behind, as with a

@@ -1,11 +1,10 @@
 import { createEmitter } from '@factlib/emit'
 import pg from 'pg'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import {
   kafkaBrokers,
   kafkaUnavailable,
-  startPostgres,
-  type TestPostgres,
+  privatePostgres,
   uniqueName,
   waitFor,
   withClient,
@@ -19,11 +18,7 @@ import { confirmedFlush } from './support/slot.js'
 // PostgreSQL skips, after a restart, every transaction whose commit record starts before the confirmed
 // position, and the next transaction's commit record often starts exactly where the previous one ended.
 // Confirming one byte too far loses it. A private server keeps other traffic from landing in between.
-let server: TestPostgres
-beforeAll(async () => {
-  server = await startPostgres()
-})
-afterAll(() => server?.destroy())
+const server = privatePostgres()
 
 /**
  * Run the trap until it is really set (the second transaction's commit record starts exactly at the

@@ -1,22 +1,12 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import {
-  freshDatabase,
-  startPostgres,
-  type TestPostgres,
-  uniqueName,
-  withClient,
-} from '../../../test/harness/index.js'
+import { describe, expect, test } from 'vitest'
+import { freshDatabase, privatePostgres, uniqueName, withClient } from '../../../test/harness/index.js'
 import { startRelayProcess } from './support/relay-process.js'
 
 const stderrOf = (logs: Array<Record<string, unknown>>) =>
   logs.map((log) => String(log.raw ?? log.msg)).join('\n')
 
 describe('misconfiguration is detected at start and explained', () => {
-  let replica: TestPostgres
-  beforeAll(async () => {
-    replica = await startPostgres({ settings: { wal_level: 'replica' } })
-  })
-  afterAll(() => replica?.destroy())
+  const replica = privatePostgres({ settings: { wal_level: 'replica' } })
 
   test('wal_level other than logical', async () => {
     const relay = startRelayProcess({ DATABASE_URL: replica.url, FACTLIB_SINK: 'stdout' })

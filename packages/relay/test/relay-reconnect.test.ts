@@ -1,10 +1,9 @@
 import { createEmitter } from '@factlib/emit'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import {
   kafkaBrokers,
   kafkaUnavailable,
-  startPostgres,
-  type TestPostgres,
+  privatePostgres,
   uniqueName,
   waitFor,
   withClient,
@@ -12,11 +11,7 @@ import {
 import { readTopics } from './support/kafka.js'
 import { startRelayProcess } from './support/relay-process.js'
 
-let server: TestPostgres
-beforeAll(async () => {
-  server = await startPostgres()
-})
-afterAll(() => server?.destroy())
+const server = privatePostgres()
 
 describe.skipIf(kafkaUnavailable())('PostgreSQL going away', () => {
   test('a terminated walsender and a restarted server: the relay reconnects and resumes from the slot', async () => {

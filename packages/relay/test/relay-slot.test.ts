@@ -1,11 +1,10 @@
 import { createEmitter } from '@factlib/emit'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import {
   freshDatabase,
   kafkaBrokers,
   kafkaUnavailable,
-  startPostgres,
-  type TestPostgres,
+  privatePostgres,
   uniqueName,
   waitFor,
   withClient,
@@ -90,11 +89,7 @@ describe.skipIf(kafkaUnavailable())('slot lifecycle', () => {
 })
 
 describe.skipIf(kafkaUnavailable())('an invalidated slot', () => {
-  let server: TestPostgres
-  beforeAll(async () => {
-    server = await startPostgres({ settings: { max_slot_wal_keep_size: '1MB' } })
-  })
-  afterAll(() => server?.destroy())
+  const server = privatePostgres({ settings: { max_slot_wal_keep_size: '1MB' } })
 
   test('is reported (wal_status lost) and the relay exits non-zero', async () => {
     const env = envFor(server.url)
