@@ -124,7 +124,18 @@ export async function ensureSlot(
       await createPublication(client, publication)
       log.info('created the publication', { publication })
     } else log.warn('creating a new slot for an existing publication (FACTLIB_CREATE_SLOT=force)', { slot })
-    await client.query(`select pg_create_logical_replication_slot($1, 'pgoutput')`, [slot])
+    await client
+      .query(`select pg_create_logical_replication_slot($1, 'pgoutput')`, [slot])
+      .catch((error: { code?: string; message?: string }) => {
+        if (error.code !== '53400') throw error
+        throw new FactlibError(
+          'SLOT_LIMIT',
+          `cannot create replication slot "${slot}": ${error.message}. Drop slots nobody reads ` +
+            '(SELECT slot_name, active FROM pg_replication_slots) or raise max_replication_slots ' +
+            '(and max_wal_senders) and restart PostgreSQL; factlib doctor shows the headroom.',
+          { cause: error },
+        )
+      })
     log.info('created the replication slot', { slot })
     state = await readSlot(client, slot)
     if (!state) throw new Error(`replication slot "${slot}" vanished right after it was created`)

@@ -40,6 +40,19 @@ describe('misconfiguration is detected at start and explained', () => {
     )
   })
 
+  const full = privatePostgres({ settings: { max_replication_slots: 1 } })
+  test('no free replication slot', async () => {
+    await withClient(full.url, (client) =>
+      client.query(`select pg_create_logical_replication_slot('taken', 'pgoutput')`),
+    )
+    const relay = startRelayProcess({ DATABASE_URL: full.url, FACTLIB_SINK: 'stdout' })
+    expect(await relay.exited).toBe(1)
+    const said = stderrOf(relay.logs)
+    expect(said).toContain('cannot create replication slot "factlib"')
+    expect(said).toContain('raise max_replication_slots')
+    expect(said).toContain('[SLOT_LIMIT]')
+  })
+
   test('an unreachable database, without printing the password', async () => {
     const relay = startRelayProcess({
       DATABASE_URL: 'postgres://relay:hunter2@127.0.0.1:1/app',
