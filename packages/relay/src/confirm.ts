@@ -18,8 +18,13 @@ import { formatLsn, type Lsn } from './lsn.js'
  */
 export class Confirmations {
   #confirmed: Lsn
-  /** Transactions not yet confirmable, in commit order; the last one may still be open. */
+  /**
+   * Transactions not yet confirmable, in commit order, from `#head` on; the last one may still be open.
+   * Confirmed ones are skipped by moving `#head`, not by `shift()`, which would cost time in proportion to
+   * the queue (tens of thousands of transactions when the relay reads far ahead).
+   */
   readonly #queue: Transaction[] = []
+  #head = 0
   #open: Transaction | undefined
 
   /** @param confirmed the slot's `confirmed_flush_lsn` when streaming started. */
@@ -40,13 +45,14 @@ export class Confirmations {
   /** Facts handed to the sink and not yet acknowledged, over all transactions. */
   get unacknowledged(): number {
     let count = 0
-    for (const transaction of this.#queue) count += transaction.pending
+    for (let index = this.#head; index < this.#queue.length; index++)
+      count += this.#queue[index]?.pending ?? 0
     return count
   }
 
   /** Commit time (ms since epoch) of the oldest transaction not yet confirmed, if any. */
   get oldestUnconfirmedCommitTime(): number | undefined {
-    return this.#queue[0]?.commitTime
+    return this.#queue[this.#head]?.commitTime
   }
 
   /** BEGIN: a transaction committed at `commitTime` (ms since epoch) starts arriving. */
@@ -90,16 +96,23 @@ export class Confirmations {
 
   /** A keepalive reported the server's WAL position `walEnd`. */
   keepalive(walEnd: Lsn): void {
-    if (this.#open === undefined && this.#queue.length === 0 && walEnd > this.#confirmed)
+    if (this.#open === undefined && this.#head === this.#queue.length && walEnd > this.#confirmed)
       this.#confirmed = walEnd
   }
 
   #advance(): void {
     for (;;) {
-      const head = this.#queue[0]
-      if (!head || head.pending > 0 || head.endLsn === undefined) return
+      const head = this.#queue[this.#head]
+      if (!head || head.pending > 0 || head.endLsn === undefined) break
       if (head.endLsn > this.#confirmed) this.#confirmed = head.endLsn
-      this.#queue.shift()
+      this.#head += 1
+    }
+    if (this.#head === this.#queue.length) {
+      this.#queue.length = 0
+      this.#head = 0
+    } else if (this.#head >= 1024 && this.#head * 2 >= this.#queue.length) {
+      this.#queue.splice(0, this.#head)
+      this.#head = 0
     }
   }
 }

@@ -97,6 +97,29 @@ describe('Confirmations', () => {
     expect(confirmations.oldestUnconfirmedCommitTime).toBe(2_000)
   })
 
+  test('keeps its place through long queues (compaction) and reports the oldest unconfirmed commit', () => {
+    const confirmations = new Confirmations(0n)
+    const transactions = Array.from({ length: 5_000 }, (_, n) => {
+      confirmations.begin(n)
+      const fact = confirmations.fact()
+      confirmations.commit(BigInt(n + 1) * 8n)
+      return fact
+    })
+    for (const [n, fact] of transactions.slice(0, 3_000).entries()) {
+      confirmations.acknowledge(fact)
+      expect(confirmations.position).toBe(BigInt(n + 1) * 8n)
+    }
+    expect(confirmations.oldestUnconfirmedCommitTime).toBe(3_000)
+    expect(confirmations.unacknowledged).toBe(2_000)
+    confirmations.keepalive(1_000_000n)
+    expect(confirmations.position).toBe(3_000n * 8n)
+    for (const fact of transactions.slice(3_000).reverse()) confirmations.acknowledge(fact)
+    expect(confirmations.position).toBe(5_000n * 8n)
+    expect(confirmations.oldestUnconfirmedCommitTime).toBeUndefined()
+    confirmations.keepalive(1_000_000n)
+    expect(confirmations.position).toBe(1_000_000n)
+  })
+
   test('stream protocol violations and double acknowledgements throw', () => {
     const confirmations = new Confirmations(0n)
     expect(() => confirmations.fact()).toThrow(/outside BEGIN/)
