@@ -77,7 +77,7 @@ export const CONFIG_VARIABLES = {
   },
   FACTLIB_MAX_INFLIGHT_BYTES: {
     default: String(64 * 1024 * 1024),
-    doc: 'bytes read but not yet acknowledged by Kafka',
+    doc: 'memory for facts read but not yet acknowledged (their bytes plus ~1 KiB each)',
   },
   FACTLIB_SHUTDOWN_TIMEOUT: { default: '25', doc: 'seconds to finish in-flight work on SIGTERM' },
 } as const satisfies Record<string, { default: string | undefined; doc: string }>
