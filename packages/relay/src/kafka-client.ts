@@ -1,6 +1,8 @@
-import type { ConnectionOptions } from 'node:tls'
+import { connect as connectTcp, isIP } from 'node:net'
+import { type ConnectionOptions, connect as connectTls } from 'node:tls'
 import { FactlibError } from '@factlib/emit'
 import {
+  type ISocketFactory,
   Kafka,
   type KafkaConfig as KafkaJsConfig,
   type LogEntry,
@@ -72,8 +74,26 @@ export async function kafkaClientSettings(
     retry: { retries: 0, initialRetryTime: 100, maxRetryTime: 1_000 },
     logLevel: logLevel.INFO,
     logCreator: kafkajsLogCreator(options.log),
+    socketFactory: noDelaySocket,
   }
   return { settings, brokers }
+}
+
+/**
+ * kafkajs' own sockets keep Nagle's algorithm on: the tail of a produce request can then wait for the
+ * broker's delayed ACK (up to 40 ms on Linux) before it is sent, which showed as tens of milliseconds of
+ * end-to-end p99 at 1,000 facts/s. Same sockets otherwise (keep-alive, TLS with SNI).
+ */
+const noDelaySocket: ISocketFactory = ({ host, port, ssl, onConnect }) => {
+  const socket = ssl
+    ? connectTls(
+        { host, port, ...(isIP(host) ? {} : { servername: host }), ...(ssl as ConnectionOptions) },
+        onConnect,
+      )
+    : connectTcp({ host, port }, onConnect)
+  socket.setNoDelay(true)
+  socket.setKeepAlive(true, 60_000)
+  return socket
 }
 
 /** A kafkajs client from {@link kafkaClientSettings}. */
