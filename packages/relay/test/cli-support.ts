@@ -4,7 +4,7 @@ import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { afterAll } from 'vitest'
+import { afterAll, onTestFinished } from 'vitest'
 import { waitFor } from '../../../test/harness/index.js'
 
 /** The built `factlib` command, as npm installs it. */
@@ -84,6 +84,10 @@ export function start(
   let ended = false
   void exited.then(() => {
     ended = true
+  })
+  // A test that fails half-way must not leave `dev` (and its PostgreSQL) running behind it.
+  onTestFinished(() => {
+    if (!ended && child.pid) process.kill(-child.pid, 'SIGKILL')
   })
   const running: Running = {
     child,

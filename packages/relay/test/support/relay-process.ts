@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { onTestFinished } from 'vitest'
 import { waitFor } from '../../../../test/harness/wait.js'
 
 const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url))
@@ -47,6 +48,10 @@ export function startRelayProcess(env: Record<string, string>, args: string[] = 
   const exited = new Promise<number | string>((resolve) =>
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
   )
+  // A test that fails half-way must not leave a relay running (and holding its slot) behind it.
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
   const waitForLog = (msg: string | RegExp, timeoutMs = 30_000) =>
     waitFor(
       `relay log ${String(msg)}`,
