@@ -45,6 +45,11 @@ export function runCli(
   return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })))
 }
 
+const leftovers = new Set<() => void>()
+afterAll(() => {
+  for (const kill of leftovers) kill()
+})
+
 /** A long-running process (`factlib dev`, `npm start`, `status --watch`) and what it printed so far. */
 export interface Running {
   readonly child: ChildProcess
@@ -86,9 +91,16 @@ export function start(
     ended = true
   })
   // A test that fails half-way must not leave `dev` (and its PostgreSQL) running behind it.
-  onTestFinished(() => {
+  const kill = () => {
     if (!ended && child.pid) process.kill(-child.pid, 'SIGKILL')
-  })
+  }
+  leftovers.add(kill)
+  void exited.then(() => leftovers.delete(kill))
+  try {
+    onTestFinished(kill)
+  } catch {
+    // Started in a hook, not a test: the afterAll above stops it with the file.
+  }
   const running: Running = {
     child,
     stdout: () => stdout,

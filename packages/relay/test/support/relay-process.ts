@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { onTestFinished } from 'vitest'
+import { afterAll, onTestFinished } from 'vitest'
 import { waitFor } from '../../../../test/harness/wait.js'
 
 const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url))
@@ -29,6 +29,11 @@ export interface RelayProcess {
   stop(): Promise<number | string>
 }
 
+const leftovers = new Set<() => void>()
+afterAll(() => {
+  for (const kill of leftovers) kill()
+})
+
 /** Start `factlib relay` with `env` on top of a minimal environment (no inherited FACTLIB_/KAFKA_ settings). */
 export function startRelayProcess(env: Record<string, string>, args: string[] = []): RelayProcess {
   const child = spawn(process.execPath, [cli, 'relay', ...args], {
@@ -49,9 +54,16 @@ export function startRelayProcess(env: Record<string, string>, args: string[] = 
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
   )
   // A test that fails half-way must not leave a relay running (and holding its slot) behind it.
-  onTestFinished(() => {
+  const kill = () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-  })
+  }
+  leftovers.add(kill)
+  void exited.then(() => leftovers.delete(kill))
+  try {
+    onTestFinished(kill)
+  } catch {
+    // Started in a hook, not a test: the afterAll above stops it with the file.
+  }
   const waitForLog = (msg: string | RegExp, timeoutMs = 30_000) =>
     waitFor(
       `relay log ${String(msg)}`,
