@@ -19,6 +19,11 @@ export interface PipelineOptions {
   /** Upper bounds of one batch handed to the sink. */
   maxBatchRecords?: number
   maxBatchBytes?: number
+  /**
+   * How long a batch waits for more facts when the sink was busy a moment ago; an idle relay sends at once.
+   * @default 2
+   */
+  lingerMs?: number
   metrics: RelayMetrics
   log: Logger
   /** `true`: stop reading from the stream; `false`: read again. */
@@ -43,6 +48,8 @@ const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/
  * bound limits memory, not just payload bytes.
  */
 const ENTRY_OVERHEAD_BYTES = 1024
+/** A sink that acknowledged a batch this recently counts as busy (see `lingerMs`). */
+const BUSY_WINDOW_MS = 50
 
 /**
  * Decodes WAL messages into Kafka records and hands them to the sink one batch at a time, in WAL order;
@@ -54,13 +61,16 @@ const ENTRY_OVERHEAD_BYTES = 1024
  */
 export class Pipeline implements StreamHandlers {
   readonly confirmations: Confirmations
-  readonly #options: Required<Pick<PipelineOptions, 'maxBatchRecords' | 'maxBatchBytes'>> & PipelineOptions
+  readonly #options: Required<Pick<PipelineOptions, 'maxBatchRecords' | 'maxBatchBytes' | 'lingerMs'>> &
+    PipelineOptions
   readonly #queue: Entry[] = []
   #head = 0
   #inflightBytes = 0
   #paused = false
   #running: Promise<void> | undefined
   #scheduled = false
+  /** When the last batch was acknowledged: facts arriving soon after wait a linger for company. */
+  #lastSentAt = 0
   readonly #abort = new AbortController()
   #failure: unknown
   readonly #failed: Promise<never>
@@ -74,7 +84,7 @@ export class Pipeline implements StreamHandlers {
   constructor(startLsn: Lsn, options: PipelineOptions) {
     this.confirmations = new Confirmations(startLsn)
     this.#lastConfirmable = startLsn
-    this.#options = { maxBatchRecords: 5000, maxBatchBytes: 1024 * 1024, ...options }
+    this.#options = { maxBatchRecords: 5000, maxBatchBytes: 1024 * 1024, lingerMs: 2, ...options }
     this.#failed = new Promise<never>((_, reject) => {
       this.#rejectFailed = reject
     })
@@ -195,8 +205,7 @@ export class Pipeline implements StreamHandlers {
   #schedule(): void {
     if (this.#running || this.#scheduled || this.#abort.signal.aborted) return
     this.#scheduled = true
-    // Let the rest of the socket chunk being parsed join the first batch.
-    setImmediate(() => {
+    const start = () => {
       this.#scheduled = false
       if (!this.#running)
         this.#running = this.#run().finally(() => {
@@ -205,7 +214,11 @@ export class Pipeline implements StreamHandlers {
             this.#schedule()
           else this.#wakeIdle()
         })
-    })
+    }
+    // Idle: send once the socket chunk being parsed is in. Busy a moment ago: linger, so that a steady trickle
+    // costs one request per few facts rather than one per fact.
+    if (Date.now() - this.#lastSentAt < BUSY_WINDOW_MS) setTimeout(start, this.#options.lingerMs)
+    else setImmediate(start)
   }
 
   async #run(): Promise<void> {
@@ -218,6 +231,7 @@ export class Pipeline implements StreamHandlers {
           this.#abort.signal,
         )
         const now = Date.now()
+        this.#lastSentAt = now
         for (const entry of batch) {
           this.confirmations.acknowledge(entry.transaction)
           this.#inflightBytes -= entry.size
