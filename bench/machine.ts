@@ -84,16 +84,25 @@ export function assessNoise(windows: CpuUsage[], spreadsPct: number[]): Noise {
   const foreignMax = foreign[foreign.length - 1] ?? 0
   const stealMedian = quantile(steal, 0.5) || 0
   const wideSpreads = spreadsPct.filter((spread) => spread > 10).length
-  const reasons: string[] = []
+  const busy: string[] = []
   if (foreignMedian + stealMedian > 0.05 * cores)
-    reasons.push(
+    busy.push(
       `other processes used ${foreignMedian.toFixed(2)} of ${cores} cores in the median measured window` +
         (stealMedian > 0.01 ? ` and the hypervisor took ${stealMedian.toFixed(2)}` : ''),
     )
-  if (foreignMax > 0.15 * cores) reasons.push(`up to ${foreignMax.toFixed(2)} cores in the worst window`)
-  if (spreadsPct.length && wideSpreads > spreadsPct.length / 10)
-    reasons.push(`${wideSpreads} of ${spreadsPct.length} repeated figures spread more than 10 %`)
-  const quiet = reasons.length === 0
+  if (foreignMax > 0.15 * cores) busy.push(`up to ${foreignMax.toFixed(2)} cores in the worst window`)
+  const spread = `${wideSpreads} of ${spreadsPct.length} repeated figures spread more than 10 %`
+  const variable = spreadsPct.length > 0 && wideSpreads > spreadsPct.length / 10
+  const quiet = busy.length === 0 && !variable
+  const others = `other processes used ${foreignMedian.toFixed(2)} of ${cores} cores in the median window, at most ${foreignMax.toFixed(2)}`
+  // A busy machine says rerun; an idle one whose repeats still differ will differ again on a rerun, so the
+  // advice there is to read medians and side-by-side ratios.
+  const verdict = busy.length
+    ? `TOO NOISY to trust absolute figures: ${[...busy, ...(variable ? [spread] : [])].join('; ')}. Ratios measured side by side suffer less, but rerun on a quiet machine.`
+    : variable
+      ? `VARIABLE: the machine was otherwise idle (${others}), yet ${spread} from one repeat to the next, ` +
+        'the variance of the machine itself. Read medians and the side-by-side ratios, not single repeats.'
+      : `quiet: ${others}; ${spread}`
   return {
     windows: windows.length,
     foreignMedian,
@@ -102,9 +111,6 @@ export function assessNoise(windows: CpuUsage[], spreadsPct: number[]): Noise {
     wideSpreads,
     spreads: spreadsPct.length,
     quiet,
-    verdict: quiet
-      ? `quiet: other processes used ${foreignMedian.toFixed(2)} cores in the median window (at most ${foreignMax.toFixed(2)}); ` +
-        `${wideSpreads} of ${spreadsPct.length} repeated figures spread more than 10 %`
-      : `TOO NOISY to trust absolute figures: ${reasons.join('; ')}. Ratios measured side by side suffer less, but rerun on a quiet machine.`,
+    verdict,
   }
 }

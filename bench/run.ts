@@ -43,6 +43,7 @@ const log = (line: string) => process.stderr.write(`[bench] ${line}\n`)
 
 if (values.report) {
   const run = JSON.parse(await readFile(values.report, 'utf8')) as RunResults
+  run.noise = assessNoise(windows(run.results), spreads(run.results))
   log(`report written to ${relative(root, await writeReport(run, reportDirectory(run.quick, false)))}`)
   process.exit(0)
 }
