@@ -29,6 +29,9 @@ export interface MemorySample {
   t: number
   rss: number
   inflightBytes: number
+  /** From the relay's /metrics (scraped every 250 ms): the V8 heap reserved, and Buffers outside it. */
+  heapTotalBytes?: number
+  externalBytes?: number
   phase: Phase
 }
 
@@ -38,7 +41,15 @@ export interface MemoryRun {
   startedRss: number
   /** After the full-speed backlog, with nothing in flight. */
   idleRss: number
-  fullSpeed: { facts: number; seconds: number; peakRss: number; medianRss: number }
+  fullSpeed: {
+    facts: number
+    seconds: number
+    peakRss: number
+    medianRss: number
+    /** At the full-speed RSS peak: what the relay's /metrics last said of its heap and Buffers. */
+    peakHeapTotal?: number
+    peakExternal?: number
+  }
   outage: { facts: number; seconds: number; peakRss: number; plateauRss: number; peakInflightBytes: number }
   /** From the broker's start command: until everything was delivered, and until the broker was ready. */
   recovery: { seconds: number; brokerSeconds: number; peakRss: number }
@@ -56,6 +67,8 @@ export interface MemoryResult {
   idleRss: Summary
   fullSpeedPeakRss: Summary
   fullSpeedMedianRss: Summary
+  fullSpeedPeakHeapTotal?: Summary
+  fullSpeedPeakExternal?: Summary
   outagePeakRss: Summary
   outagePlateauRss: Summary
   outagePeakInflightBytes: Summary
@@ -95,14 +108,19 @@ export async function measure(context: BenchContext, options: MemoryOptions = {}
       })
       launcher = relay.launcher
       let inflightBytes = 0
+      let heapTotalBytes = 0
+      let externalBytes = 0
       const sampler = setInterval(() => {
         const { rss } = memory(relay.pid)
-        if (rss > 0) samples.push({ t: (performance.now() - started) / 1000, rss, inflightBytes, phase })
+        const t = (performance.now() - started) / 1000
+        if (rss > 0) samples.push({ t, rss, inflightBytes, heapTotalBytes, externalBytes, phase })
       }, 100)
       const scraper = setInterval(() => {
         relay.metrics().then(
           (snapshot) => {
             inflightBytes = snapshot.inflightBytes
+            heapTotalBytes = snapshot.heapTotalBytes
+            externalBytes = snapshot.externalBytes
           },
           () => {},
         )
@@ -148,6 +166,10 @@ export async function measure(context: BenchContext, options: MemoryOptions = {}
         clearInterval(sampler)
         clearInterval(scraper)
         const outageSamples = inPhase('Kafka stopped')
+        const fullSpeedPeak = inPhase('full speed').reduce<MemorySample | undefined>(
+          (top, sample) => (top && top.rss >= sample.rss ? top : sample),
+          undefined,
+        )
         const plateau = outageSamples.slice(Math.floor(outageSamples.length / 2)).map((sample) => sample.rss)
         const run: MemoryRun = {
           rep,
@@ -158,6 +180,8 @@ export async function measure(context: BenchContext, options: MemoryOptions = {}
             seconds: fullSeconds,
             peakRss: peak('full speed'),
             medianRss: summarize(inPhase('full speed').map((sample) => sample.rss)).median,
+            peakHeapTotal: fullSpeedPeak?.heapTotalBytes,
+            peakExternal: fullSpeedPeak?.externalBytes,
           },
           outage: {
             facts: settings.outageFacts,
@@ -196,6 +220,8 @@ export async function measure(context: BenchContext, options: MemoryOptions = {}
     idleRss: of((run) => run.idleRss),
     fullSpeedPeakRss: of((run) => run.fullSpeed.peakRss),
     fullSpeedMedianRss: of((run) => run.fullSpeed.medianRss),
+    fullSpeedPeakHeapTotal: of((run) => run.fullSpeed.peakHeapTotal ?? 0),
+    fullSpeedPeakExternal: of((run) => run.fullSpeed.peakExternal ?? 0),
     outagePeakRss: of((run) => run.outage.peakRss),
     outagePlateauRss: of((run) => run.outage.plateauRss),
     outagePeakInflightBytes: of((run) => run.outage.peakInflightBytes),
@@ -218,6 +244,11 @@ export function printMemory(result: MemoryResult): string {
     `  started, before any fact   ${mib(result.startedRss)}`,
     `  idle after draining        ${mib(result.idleRss)}`,
     `  full speed (1 KB), peak    ${mib(result.fullSpeedPeakRss)}   median ${mib(result.fullSpeedMedianRss)}`,
+    ...(result.fullSpeedPeakHeapTotal && result.fullSpeedPeakExternal
+      ? [
+          `    of which V8 heap ${mib(result.fullSpeedPeakHeapTotal)}, Buffers outside it ${mib(result.fullSpeedPeakExternal)}`,
+        ]
+      : []),
     `  Kafka stopped, peak        ${mib(result.outagePeakRss)}   plateau ${mib(result.outagePlateauRss)}   in flight ≤ ${mib(result.outagePeakInflightBytes)} (limit ${result.maxInflightBytes / MiB})`,
     `  broker start → everything delivered: ${formatSummary(result.recoverySeconds, 2)} s (the broker itself took ${formatSummary(result.brokerStartSeconds, 2)} s to be ready)`,
   ].join('\n')

@@ -148,6 +148,9 @@ export async function startRelayProcess(
 export interface RelayMetricsSnapshot {
   relayed: number
   inflightBytes: number
+  /** The relay's V8 heap (reserved) and its Buffers outside the heap, bytes; 0 from builds without them. */
+  heapTotalBytes: number
+  externalBytes: number
   /** Cumulative commit→ack histogram, seconds. */
   latency: Array<{ le: number; count: number }>
 }
@@ -155,6 +158,8 @@ export interface RelayMetricsSnapshot {
 export function parseRelayMetrics(text: string): RelayMetricsSnapshot {
   let relayed = 0
   let inflightBytes = 0
+  let heapTotalBytes = 0
+  let externalBytes = 0
   const latency: Array<{ le: number; count: number }> = []
   for (const line of text.split('\n')) {
     if (line.startsWith('#')) continue
@@ -168,8 +173,12 @@ export function parseRelayMetrics(text: string): RelayMetricsSnapshot {
       })
     const inflight = /^factlib_inflight_bytes (\S+)/.exec(line)
     if (inflight) inflightBytes = Number(inflight[1])
+    const heap = /^nodejs_heap_size_total_bytes (\S+)/.exec(line)
+    if (heap) heapTotalBytes = Number(heap[1])
+    const external = /^nodejs_external_memory_bytes (\S+)/.exec(line)
+    if (external) externalBytes = Number(external[1])
   }
-  return { relayed, inflightBytes, latency }
+  return { relayed, inflightBytes, heapTotalBytes, externalBytes, latency }
 }
 
 /** The histogram of what happened between two snapshots, and its quantiles in milliseconds. */

@@ -96,6 +96,17 @@ export class RelayMetrics {
       )
     family('factlib_inflight_bytes', 'gauge', 'Bytes read from the WAL and not yet acknowledged by the sink.')
     lines.push(`factlib_inflight_bytes ${this.inflightBytes}`)
+    // The names prom-client's default metrics use, so existing Node dashboards pick them up.
+    const memory = process.memoryUsage()
+    for (const [name, help, value] of [
+      ['process_resident_memory_bytes', 'Resident memory size in bytes.', memory.rss],
+      ['nodejs_heap_size_total_bytes', 'V8 heap reserved, in bytes.', memory.heapTotal],
+      ['nodejs_heap_size_used_bytes', 'V8 heap in use, in bytes.', memory.heapUsed],
+      ['nodejs_external_memory_bytes', 'Buffers outside the V8 heap, in bytes.', memory.external],
+    ] as const) {
+      family(name, 'gauge', help)
+      lines.push(`${name} ${value}`)
+    }
     return `${lines.join('\n')}\n`
   }
 

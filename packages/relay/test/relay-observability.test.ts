@@ -61,6 +61,9 @@ describe.skipIf(kafkaUnavailable())('observability', () => {
     expect(metrics).toMatch(new RegExp(`${METRICS.slotLagBytes.prometheus} \\d+`))
     expect(metrics).toMatch(new RegExp(`${METRICS.slotLagSeconds.prometheus} [\\d.]+`))
     for (const metric of Object.values(METRICS)) expect(metrics).toContain(`# TYPE ${metric.prometheus} `)
+    const rss = Number(/^process_resident_memory_bytes (\d+)$/m.exec(metrics)?.[1])
+    expect(rss).toBeGreaterThan(10 * 2 ** 20)
+    expect(metrics).toMatch(/^nodejs_external_memory_bytes \d+$/m)
 
     // EMF: one line per interval; counts are per interval, so wait for the line that carries the two facts.
     const line = await waitFor('an EMF line with the relayed facts', () =>
