@@ -6,6 +6,7 @@
 // RSS is sampled every 100 ms (and the kernel's peak, VmHWM), in-flight bytes from /metrics.
 //
 //   npx tsx bench/relay-memory.ts [--quick]
+//   FACTLIB_BENCH_MAX_INFLIGHT_BYTES=33554432 npx tsx bench/relay-memory.ts   another in-flight bound
 import { createDatabase, createSlots, emitBacklog, positionReader } from './db.js'
 import { TOPIC } from './facts.js'
 import { memory } from './proc.js'
@@ -86,7 +87,8 @@ export function defaults(quick: boolean): Required<MemoryOptions> {
 export async function measure(context: BenchContext, options: MemoryOptions = {}): Promise<MemoryResult> {
   const { services, log } = context
   const settings = { ...defaults(context.quick), ...options }
-  const maxInflightBytes = 64 * MiB
+  // The relay's default; FACTLIB_BENCH_MAX_INFLIGHT_BYTES measures another bound.
+  const maxInflightBytes = Number(process.env.FACTLIB_BENCH_MAX_INFLIGHT_BYTES || 64 * MiB)
   const runs: MemoryRun[] = []
   let launcher: RelayLauncher = 'cli'
   await ensureTopics(services.kafka.brokers, [TOPIC])
