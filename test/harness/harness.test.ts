@@ -1,3 +1,7 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir, userInfo } from 'node:os'
+import { join } from 'node:path'
+import { startEmbeddedPostgres } from '@factlib/relay/embedded-postgres'
 import { Kafka, logLevel } from 'kafkajs'
 import { describe, expect, test } from 'vitest'
 import { freshDatabase, kafkaBrokers, kafkaUnavailable, uniqueName, waitFor, withClient } from './index.js'
@@ -32,6 +36,21 @@ describe('PostgreSQL', () => {
     ).toEqual([['harness', 'committed', true]])
     expect(messages[0]?.commitEndLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/)
     await wal.drop()
+  })
+})
+
+// As root the server runs as `postgres`; only then can a folder be closed to it.
+describe.runIf(userInfo().uid === 0)('PostgreSQL as root', () => {
+  test('a data directory the postgres user cannot reach is refused, naming the folder and the fix', async () => {
+    const closed = await mkdtemp(join(tmpdir(), 'factlib-closed-')) // mkdtemp makes it 0700
+    try {
+      await mkdir(join(closed, 'project'))
+      const started = startEmbeddedPostgres({ dataDir: join(closed, 'project', '.factlib', 'pg') })
+      await expect(started).rejects.toMatchObject({ code: 'EMBEDDED_POSTGRES_START' })
+      await expect(started).rejects.toThrow(`chmod o+x ${closed}`)
+    } finally {
+      await rm(closed, { recursive: true, force: true })
+    }
   })
 })
 

