@@ -5,6 +5,7 @@ import { startEmbeddedPostgres } from '@factlib/relay/embedded-postgres'
 import { Kafka, logLevel } from 'kafkajs'
 import { describe, expect, test } from 'vitest'
 import { freshDatabase, kafkaBrokers, kafkaUnavailable, uniqueName, waitFor, withClient } from './index.js'
+import { kafkaClusterId } from './kafka.js'
 import { createWalReader } from './wal.js'
 
 describe('PostgreSQL', () => {
@@ -52,6 +53,12 @@ describe.runIf(userInfo().uid === 0)('PostgreSQL as root', () => {
       await rm(closed, { recursive: true, force: true })
     }
   })
+})
+
+test('Kafka cluster IDs never start with "-", which the storage tool would take for an option', () => {
+  const ids = Array.from({ length: 2000 }, kafkaClusterId)
+  expect(ids.filter((id) => id.startsWith('-'))).toEqual([])
+  expect(new Set(ids.map((id) => id.length))).toEqual(new Set([22]))
 })
 
 describe.skipIf(kafkaUnavailable())('Kafka', () => {

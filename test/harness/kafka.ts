@@ -166,7 +166,7 @@ export async function startKafka(options: KafkaOptions = {}): Promise<KafkaBroke
     ].join('\n'),
   )
   const classpath = `${jars}/*`
-  const clusterId = randomBytes(16).toString('base64url')
+  const clusterId = kafkaClusterId()
   await run('java', [
     '-cp',
     classpath,
@@ -338,6 +338,17 @@ function isNotFound(error: unknown): boolean {
 }
 
 /** Run a command to completion; resolves to its combined output, rejects with it on a non-zero exit. */
+/**
+ * A random KRaft cluster ID. One in 64 base64url IDs starts with '-', which the storage tool reads as an
+ * option and fails on; Kafka's own Uuid.randomUuid() skips those for the same reason.
+ */
+export function kafkaClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url')
+    if (!id.startsWith('-')) return id
+  }
+}
+
 function run(command: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
