@@ -18,6 +18,7 @@ import { startRelay } from '../src/relay.js'
 import { StdoutSink } from '../src/stdout-sink.js'
 import { readTopics } from './support/kafka.js'
 import { startRelayProcess } from './support/relay-process.js'
+import { invalidateSlot } from './support/slot.js'
 
 describe.skipIf(kafkaUnavailable())('observability', () => {
   test('/healthz, /readyz and /metrics report the metric contract; EMF lines carry the CloudWatch names', async () => {
@@ -131,22 +132,8 @@ describe('an invalidated slot while streaming', () => {
           type: 't',
           payload: 'y'.repeat(40_000),
         })
-      await client.query('create table filler (body text)')
-      await waitFor(
-        'the slot to be invalidated',
-        async () => {
-          await client.query(`insert into filler select repeat('x', 1000) from generate_series(1, 20000)`)
-          await client.query('select pg_switch_wal()')
-          await client.query('checkpoint')
-          const { rows } = await client.query<{ wal_status: string }>(
-            'select wal_status from pg_replication_slots where slot_name = $1',
-            [config.slot],
-          )
-          return rows[0]?.wal_status === 'lost'
-        },
-        { timeoutMs: 60_000, intervalMs: 10 },
-      )
     })
+    await invalidateSlot(server.url, config.slot)
     expect(await relay.done).toBe(1)
     expect(relay.notReady().join()).toContain('wal_status = lost')
     expect(metrics.prometheus()).toContain(`${METRICS.slotWalStatus.prometheus}{status="lost"} 1`)

@@ -10,6 +10,7 @@ import {
   withClient,
 } from '../../../test/harness/index.js'
 import { startRelayProcess } from './support/relay-process.js'
+import { invalidateSlot } from './support/slot.js'
 
 const stderrOf = (logs: Array<Record<string, unknown>>) =>
   logs.map((log) => String(log.raw ?? log.msg)).join('\n')
@@ -105,23 +106,7 @@ describe.skipIf(kafkaUnavailable())('an invalidated slot', () => {
     )
     // Frozen, the relay falls behind while PostgreSQL writes more WAL than max_slot_wal_keep_size allows.
     relay.kill('SIGSTOP')
-    await withClient(server.url, async (client) => {
-      await client.query('create table filler (body text)')
-      await waitFor(
-        'the slot to be invalidated',
-        async () => {
-          await client.query(`insert into filler select repeat('x', 1000) from generate_series(1, 20000)`)
-          await client.query('select pg_switch_wal()')
-          await client.query('checkpoint')
-          const { rows } = await client.query<{ wal_status: string }>(
-            'select wal_status from pg_replication_slots where slot_name = $1',
-            [env.FACTLIB_SLOT],
-          )
-          return rows[0]?.wal_status === 'lost'
-        },
-        { timeoutMs: 60_000, intervalMs: 10 },
-      )
-    })
+    await invalidateSlot(server.url, env.FACTLIB_SLOT)
     relay.kill('SIGCONT')
     expect(await relay.exited).toBe(1)
     const failure = relay.logs.find(

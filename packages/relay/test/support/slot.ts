@@ -40,3 +40,27 @@ export function currentWalLsn(databaseUrl: string): Promise<string> {
     return rows[0]?.lsn ?? ''
   })
 }
+
+/**
+ * Write WAL until the slot is invalidated (`wal_status` lost). Needs a server started with a small
+ * `max_slot_wal_keep_size` and a slot that is not confirmed meanwhile (its reader stopped or stuck).
+ */
+export function invalidateSlot(databaseUrl: string, slot: string): Promise<void> {
+  return withClient(databaseUrl, async (client) => {
+    await client.query('create table filler (body text)')
+    await waitFor(
+      'the slot to be invalidated',
+      async () => {
+        await client.query(`insert into filler select repeat('x', 1000) from generate_series(1, 20000)`)
+        await client.query('select pg_switch_wal()')
+        await client.query('checkpoint')
+        const { rows } = await client.query<{ wal_status: string }>(
+          'select wal_status from pg_replication_slots where slot_name = $1',
+          [slot],
+        )
+        return rows[0]?.wal_status === 'lost'
+      },
+      { timeoutMs: 60_000, intervalMs: 10 },
+    )
+  })
+}
