@@ -1,5 +1,6 @@
 import { createEmitter, type Emitter, type Fact, type FactInput } from '@factlib/emit'
 import { encodeHeader } from '@factlib/emit/envelope'
+import { Kafka, type KafkaConfig, logLevel, Partitioners, type Producer } from 'kafkajs'
 
 /** The source every benchmark emits under; with aggregate type `order` its facts go to topic `bench.order`. */
 export const SOURCE = 'bench'
@@ -66,4 +67,29 @@ export function recordBytes(record: BenchRecord): number {
   let size = record.value.byteLength + record.key.length + record.topic.length
   for (const name in record.headers) size += name.length + (record.headers[name]?.length ?? 0)
   return size
+}
+
+/**
+ * A kafkajs producer with the relay's settings (packages/relay/src/kafka-sink.ts: idempotent, acks=all,
+ * one request in flight, no topic auto-creation, the default partitioner), so every Kafka-side arm
+ * produces as the relay does. More retries than the relay's own, which retries around kafkajs.
+ */
+export function benchProducer(
+  clientId: string,
+  brokers: string,
+  options: Partial<KafkaConfig> = {},
+): Producer {
+  return new Kafka({
+    clientId,
+    brokers: brokers.split(','),
+    retry: { retries: 0, initialRetryTime: 100, maxRetryTime: 1_000 },
+    logLevel: logLevel.WARN,
+    ...options,
+  }).producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1_000 },
+  })
 }

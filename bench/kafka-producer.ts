@@ -6,8 +6,14 @@
 //   npx tsx bench/kafka-producer.ts <brokers> <topic> <records> <warm-up records> <payload bytes>
 
 import type { Fact } from '@factlib/emit'
-import { Kafka, logLevel, Partitioners } from 'kafkajs'
-import { type BenchRecord, benchEmitter, factInput, kafkaRecord, recordBytes } from './facts.js'
+import {
+  type BenchRecord,
+  benchEmitter,
+  benchProducer,
+  factInput,
+  kafkaRecord,
+  recordBytes,
+} from './facts.js'
 
 const [brokers, topic, countText, warmText, bytesText] = process.argv.slice(2)
 if (!brokers || !topic || !countText || !warmText || !bytesText) {
@@ -22,20 +28,9 @@ const records: BenchRecord[] = []
 for (let n = 0; n < warm + count; n++)
   records.push(kafkaRecord(emitter.prepare(factInput(n, bytes)).facts[0] as Fact, topic))
 
-const kafka = new Kafka({
-  clientId: 'factlib-bench-producer',
-  brokers: brokers.split(','),
+const producer = benchProducer('factlib-bench-producer', brokers, {
   connectionTimeout: 3_000,
   requestTimeout: 30_000,
-  retry: { retries: 0, initialRetryTime: 100, maxRetryTime: 1_000 },
-  logLevel: logLevel.WARN,
-})
-const producer = kafka.producer({
-  idempotent: true,
-  maxInFlightRequests: 1,
-  allowAutoTopicCreation: false,
-  createPartitioner: Partitioners.DefaultPartitioner,
-  retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1_000 },
 })
 await producer.connect()
 

@@ -4,8 +4,8 @@
 // its round and prints what it published as JSON.
 //
 //   npx tsx bench/outbox-worker.ts <database url> <brokers> <topic> [batch=500] [poll ms=100]
-import { Kafka, logLevel, Partitioners } from 'kafkajs'
 import pg from 'pg'
+import { benchProducer } from './facts.js'
 
 const [url, brokers, topic, batchText = '500', pollText = '100'] = process.argv.slice(2)
 if (!url || !brokers || !topic) {
@@ -17,18 +17,7 @@ const pollMs = Number(pollText)
 
 const client = new pg.Client({ connectionString: url })
 await client.connect()
-const producer = new Kafka({
-  clientId: 'factlib-bench-outbox',
-  brokers: brokers.split(','),
-  retry: { retries: 0, initialRetryTime: 100, maxRetryTime: 1_000 },
-  logLevel: logLevel.WARN,
-}).producer({
-  idempotent: true,
-  maxInFlightRequests: 1,
-  allowAutoTopicCreation: false,
-  createPartitioner: Partitioners.DefaultPartitioner,
-  retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1_000 },
-})
+const producer = benchProducer('factlib-bench-outbox', brokers)
 await producer.connect()
 
 let stopping = false
