@@ -5,7 +5,7 @@ import { describe, expect, test } from 'vitest'
 import { freshDatabase, kafkaBrokers, kafkaUnavailable, uniqueName } from '../../../test/harness/index.js'
 import { createWalReader } from '../../../test/harness/wal.js'
 import { createTopics, readTopics } from './support/kafka.js'
-import { startRelayProcess } from './support/relay-process.js'
+import { relayEnv, startRelayProcess } from './support/relay-process.js'
 
 const CRASHES = 20
 const MAX_INFLIGHT_BYTES = 1024 * 1024
@@ -18,14 +18,7 @@ describe.skipIf(kafkaUnavailable())('crashes', () => {
     const topic = `${source}.item`
     await createTopics(kafkaBrokers(), [topic], 3)
     const reader = await readTopics(kafkaBrokers(), [topic])
-    const env = {
-      DATABASE_URL: db.url,
-      KAFKA_BROKERS: kafkaBrokers().join(','),
-      FACTLIB_SLOT: uniqueName('slot'),
-      FACTLIB_PUBLICATION: uniqueName('pub'),
-      FACTLIB_DLQ_TOPIC: uniqueName('dlq'),
-      FACTLIB_MAX_INFLIGHT_BYTES: String(MAX_INFLIGHT_BYTES),
-    }
+    const env = relayEnv(db.url, { FACTLIB_MAX_INFLIGHT_BYTES: String(MAX_INFLIGHT_BYTES) })
 
     // The relay creates the slot: facts committed before it exists are not its to relay.
     const firstRelay = startRelayProcess(env)

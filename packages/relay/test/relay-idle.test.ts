@@ -1,13 +1,12 @@
 import { describe, expect, test } from 'vitest'
 import {
-  kafkaBrokers,
   kafkaUnavailable,
   privatePostgres,
   uniqueName,
   waitFor,
   withClient,
 } from '../../../test/harness/index.js'
-import { startRelayProcess } from './support/relay-process.js'
+import { relayEnv, startRelayProcess } from './support/relay-process.js'
 
 // Its own server: the WAL other tests write would otherwise hide what this slot retains.
 const server = privatePostgres()
@@ -15,13 +14,7 @@ const server = privatePostgres()
 describe.skipIf(kafkaUnavailable())('an idle slot', () => {
   test('does not hold WAL while other writes go on and no fact is emitted (no heartbeat table)', async () => {
     const slot = uniqueName('slot')
-    const relay = startRelayProcess({
-      DATABASE_URL: server.url,
-      KAFKA_BROKERS: kafkaBrokers().join(','),
-      FACTLIB_SLOT: slot,
-      FACTLIB_PUBLICATION: uniqueName('pub'),
-      FACTLIB_DLQ_TOPIC: uniqueName('dlq'),
-    })
+    const relay = startRelayProcess(relayEnv(server.url, { FACTLIB_SLOT: slot }))
     await relay.waitForLog('streaming')
     const retained = () =>
       withClient(server.url, async (client) => {

@@ -12,7 +12,7 @@ import {
 import { createWalReader } from '../../../test/harness/wal.js'
 import { parseLsn } from '../src/lsn.js'
 import { readTopics } from './support/kafka.js'
-import { startRelayProcess } from './support/relay-process.js'
+import { relayEnv, startRelayProcess } from './support/relay-process.js'
 import { confirmedFlush } from './support/slot.js'
 
 const MAX_INFLIGHT_BYTES = 2 * 1024 * 1024
@@ -28,14 +28,10 @@ describe.skipIf(kafkaUnavailable())('Kafka unavailable', () => {
     const wal = await createWalReader(server.url)
     const source = uniqueName('outage')
     const facts = createEmitter({ source })
-    const env = {
-      DATABASE_URL: server.url,
+    const env = relayEnv(server.url, {
       KAFKA_BROKERS: broker.brokers.join(','),
-      FACTLIB_SLOT: uniqueName('slot'),
-      FACTLIB_PUBLICATION: uniqueName('pub'),
-      FACTLIB_DLQ_TOPIC: uniqueName('dlq'),
       FACTLIB_MAX_INFLIGHT_BYTES: String(MAX_INFLIGHT_BYTES),
-    }
+    })
     const relay = startRelayProcess(env)
     await relay.waitForLog('streaming')
     const keyOf = new Map<string, string>()

@@ -17,7 +17,7 @@ import { RelayMetrics } from '../src/metrics.js'
 import { startRelay } from '../src/relay.js'
 import { StdoutSink } from '../src/stdout-sink.js'
 import { readTopics } from './support/kafka.js'
-import { startRelayProcess } from './support/relay-process.js'
+import { relayEnv, startRelayProcess } from './support/relay-process.js'
 import { invalidateSlot } from './support/slot.js'
 
 describe.skipIf(kafkaUnavailable())('observability', () => {
@@ -25,16 +25,14 @@ describe.skipIf(kafkaUnavailable())('observability', () => {
     const db = await freshDatabase()
     const source = uniqueName('observed')
     const slot = uniqueName('slot')
-    const relay = startRelayProcess({
-      DATABASE_URL: db.url,
-      KAFKA_BROKERS: kafkaBrokers().join(','),
-      FACTLIB_SLOT: slot,
-      FACTLIB_PUBLICATION: uniqueName('pub'),
-      FACTLIB_DLQ_TOPIC: uniqueName('dlq'),
-      FACTLIB_METRICS: 'emf',
-      FACTLIB_METRICS_INTERVAL: '1',
-      FACTLIB_METRICS_NAMESPACE: 'FactlibTest',
-    })
+    const relay = startRelayProcess(
+      relayEnv(db.url, {
+        FACTLIB_SLOT: slot,
+        FACTLIB_METRICS: 'emf',
+        FACTLIB_METRICS_INTERVAL: '1',
+        FACTLIB_METRICS_NAMESPACE: 'FactlibTest',
+      }),
+    )
     await relay.waitForLog('streaming')
     const facts = createEmitter({ source })
     await withClient(db.url, (client) =>

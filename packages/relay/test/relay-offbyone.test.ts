@@ -12,7 +12,7 @@ import {
 import { createWalReader } from '../../../test/harness/wal.js'
 import { parseLsn } from '../src/lsn.js'
 import { createTopics, readTopics } from './support/kafka.js'
-import { startRelayProcess } from './support/relay-process.js'
+import { relayEnv, startRelayProcess } from './support/relay-process.js'
 import { confirmedFlush } from './support/slot.js'
 
 // PostgreSQL skips, after a restart, every transaction whose commit record starts before the confirmed
@@ -37,13 +37,7 @@ async function trap(
     const wal = await createWalReader(url)
     const source = uniqueName('trap')
     const facts = createEmitter({ source })
-    const env = {
-      DATABASE_URL: url,
-      KAFKA_BROKERS: kafkaBrokers().join(','),
-      FACTLIB_SLOT: uniqueName('slot'),
-      FACTLIB_PUBLICATION: uniqueName('pub'),
-      FACTLIB_DLQ_TOPIC: uniqueName('dlq'),
-    }
+    const env = relayEnv(url)
     const first = startRelayProcess(env)
     await first.waitForLog('streaming')
     const t2 = new pg.Client({ connectionString: url })

@@ -9,7 +9,7 @@ import {
   withClient,
 } from '../../../test/harness/index.js'
 import { readTopics } from './support/kafka.js'
-import { startRelayProcess } from './support/relay-process.js'
+import { relayEnv, startRelayProcess } from './support/relay-process.js'
 
 const server = privatePostgres()
 
@@ -17,13 +17,7 @@ describe.skipIf(kafkaUnavailable())('PostgreSQL going away', () => {
   test('a terminated walsender and a restarted server: the relay reconnects and resumes from the slot', async () => {
     const source = uniqueName('reconnect')
     const slot = uniqueName('slot')
-    const relay = startRelayProcess({
-      DATABASE_URL: server.url,
-      KAFKA_BROKERS: kafkaBrokers().join(','),
-      FACTLIB_SLOT: slot,
-      FACTLIB_PUBLICATION: uniqueName('pub'),
-      FACTLIB_DLQ_TOPIC: uniqueName('dlq'),
-    })
+    const relay = startRelayProcess(relayEnv(server.url, { FACTLIB_SLOT: slot }))
     await relay.waitForLog('streaming')
     const facts = createEmitter({ source })
     const emit = (n: number) =>

@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest'
 import { freshDatabase, kafkaBrokers, kafkaUnavailable, uniqueName } from '../../../test/harness/index.js'
 import { formatLsn, parseLsn } from '../src/lsn.js'
 import { createTopics, readTopics, totalRecords } from './support/kafka.js'
-import { startRelayProcess } from './support/relay-process.js'
+import { relayEnv, startRelayProcess } from './support/relay-process.js'
 import { confirmedFlush } from './support/slot.js'
 
 describe.skipIf(kafkaUnavailable())('graceful shutdown', () => {
@@ -14,14 +14,7 @@ describe.skipIf(kafkaUnavailable())('graceful shutdown', () => {
     const topic = `${source}.x`
     await createTopics(kafkaBrokers(), [topic])
     const reader = await readTopics(kafkaBrokers(), [topic])
-    const env = {
-      DATABASE_URL: db.url,
-      KAFKA_BROKERS: kafkaBrokers().join(','),
-      FACTLIB_SLOT: uniqueName('slot'),
-      FACTLIB_PUBLICATION: uniqueName('pub'),
-      FACTLIB_DLQ_TOPIC: uniqueName('dlq'),
-      FACTLIB_SHUTDOWN_TIMEOUT: '10',
-    }
+    const env = relayEnv(db.url, { FACTLIB_SHUTDOWN_TIMEOUT: '10' })
     // The relay creates the slot: facts committed before it exists are not its to relay.
     const first = startRelayProcess(env)
     await first.waitForLog('streaming')

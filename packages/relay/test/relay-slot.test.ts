@@ -2,34 +2,21 @@ import { createEmitter } from '@factlib/emit'
 import { describe, expect, test } from 'vitest'
 import {
   freshDatabase,
-  kafkaBrokers,
   kafkaUnavailable,
   privatePostgres,
-  uniqueName,
   waitFor,
   withClient,
 } from '../../../test/harness/index.js'
-import { startRelayProcess } from './support/relay-process.js'
+import { relayEnv, startRelayProcess } from './support/relay-process.js'
 import { invalidateSlot } from './support/slot.js'
 
 const stderrOf = (logs: Array<Record<string, unknown>>) =>
   logs.map((log) => String(log.raw ?? log.msg)).join('\n')
 
-function envFor(databaseUrl: string, extra: Record<string, string> = {}) {
-  return {
-    DATABASE_URL: databaseUrl,
-    KAFKA_BROKERS: kafkaBrokers().join(','),
-    FACTLIB_SLOT: uniqueName('slot'),
-    FACTLIB_PUBLICATION: uniqueName('pub'),
-    FACTLIB_DLQ_TOPIC: uniqueName('dlq'),
-    ...extra,
-  }
-}
-
 describe.skipIf(kafkaUnavailable())('slot lifecycle', () => {
   test('a dropped slot whose publication exists is refused without FACTLIB_CREATE_SLOT=force', async () => {
     const db = await freshDatabase()
-    const env = envFor(db.url)
+    const env = relayEnv(db.url)
     const first = startRelayProcess(env)
     await first.waitForLog('streaming')
     expect(await first.stop()).toBe(0)
@@ -56,7 +43,7 @@ describe.skipIf(kafkaUnavailable())('slot lifecycle', () => {
 
   test('FACTLIB_CREATE_SLOT=false creates nothing and prints the SQL to run', async () => {
     const db = await freshDatabase()
-    const env = envFor(db.url, { FACTLIB_CREATE_SLOT: 'false' })
+    const env = relayEnv(db.url, { FACTLIB_CREATE_SLOT: 'false' })
     const relay = startRelayProcess(env)
     expect(await relay.exited).toBe(1)
     expect(stderrOf(relay.logs)).toContain(`CREATE PUBLICATION ${env.FACTLIB_PUBLICATION};`)
@@ -76,7 +63,7 @@ describe.skipIf(kafkaUnavailable())('slot lifecycle', () => {
 
   test('two relays setting up the same slot at once: both end up using it, one as standby', async () => {
     const db = await freshDatabase()
-    const env = envFor(db.url)
+    const env = relayEnv(db.url)
     const [a, b] = [startRelayProcess(env), startRelayProcess(env)]
     await Promise.all([a.waitForLog('relay started'), b.waitForLog('relay started')])
     await waitFor(
@@ -93,7 +80,7 @@ describe.skipIf(kafkaUnavailable())('an invalidated slot', () => {
   const server = privatePostgres({ settings: { max_slot_wal_keep_size: '1MB' } })
 
   test('is reported (wal_status lost) and the relay exits non-zero', async () => {
-    const env = envFor(server.url)
+    const env = relayEnv(server.url)
     const relay = startRelayProcess(env)
     await relay.waitForLog('streaming')
     await withClient(server.url, (client) =>

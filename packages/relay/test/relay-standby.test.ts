@@ -8,19 +8,13 @@ import {
   withClient,
 } from '../../../test/harness/index.js'
 import { readTopics } from './support/kafka.js'
-import { startRelayProcess } from './support/relay-process.js'
+import { relayEnv, startRelayProcess } from './support/relay-process.js'
 
 describe.skipIf(kafkaUnavailable())('two relays on one slot', () => {
   test('one streams, the other waits as a hot standby and takes over within 10 s of the first dying', async () => {
     const db = await freshDatabase()
     const source = uniqueName('standby')
-    const env = {
-      DATABASE_URL: db.url,
-      KAFKA_BROKERS: kafkaBrokers().join(','),
-      FACTLIB_SLOT: uniqueName('slot'),
-      FACTLIB_PUBLICATION: uniqueName('pub'),
-      FACTLIB_DLQ_TOPIC: uniqueName('dlq'),
-    }
+    const env = relayEnv(db.url)
     const active = startRelayProcess(env)
     await active.waitForLog('streaming')
     const standby = startRelayProcess(env)

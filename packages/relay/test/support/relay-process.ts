@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { afterAll, onTestFinished } from 'vitest'
-import { waitFor } from '../../../../test/harness/wait.js'
+import { kafkaBrokers, uniqueName, waitFor } from '../../../../test/harness/index.js'
 
 const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url))
 
@@ -27,6 +27,18 @@ export interface RelayProcess {
   kill(signal?: NodeJS.Signals): void
   /** SIGTERM and wait for the exit. */
   stop(): Promise<number | string>
+}
+
+/** The environment of a relay with its own slot, publication and dead-letter topic; `extra` goes on top. */
+export function relayEnv(databaseUrl: string, extra: Record<string, string> = {}) {
+  return {
+    DATABASE_URL: databaseUrl,
+    KAFKA_BROKERS: kafkaBrokers().join(','),
+    FACTLIB_SLOT: uniqueName('slot'),
+    FACTLIB_PUBLICATION: uniqueName('pub'),
+    FACTLIB_DLQ_TOPIC: uniqueName('dlq'),
+    ...extra,
+  }
 }
 
 const leftovers = new Set<() => void>()
