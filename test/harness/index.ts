@@ -1,4 +1,6 @@
+import type { neonConfig } from '@neondatabase/serverless'
 import { afterAll, beforeAll, inject } from 'vitest'
+import ws from 'ws'
 import { type KafkaBroker, type KafkaOptions, startKafka } from './kafka.js'
 import { createDatabase, startPostgres, type TestDatabase, type TestPostgres } from './postgres.js'
 
@@ -24,6 +26,19 @@ export const kafkaUnavailable = (): string => inject('kafkaUnavailable')
 
 /** Neon driver settings that route it to the run's PostgreSQL through the local bridges. */
 export const neonLocal = () => ({ wsProxy: inject('neonWsProxy'), fetchEndpoint: inject('neonHttpEndpoint') })
+
+/**
+ * Route Neon's driver in this test process (its `neonConfig` is global) to the run's PostgreSQL: the
+ * WebSocket bridge for `Pool`/`Client`, the local SQL-over-HTTP endpoint for `neon()`.
+ */
+export function routeNeonToHarness(config: typeof neonConfig): void {
+  const local = neonLocal()
+  config.webSocketConstructor = ws
+  config.wsProxy = local.wsProxy
+  config.useSecureWebSocket = false
+  config.pipelineConnect = false
+  config.fetchEndpoint = local.fetchEndpoint
+}
 
 /** A fresh database on the shared server for the calling test file, dropped after its tests. */
 export async function freshDatabase(prefix = 'db'): Promise<TestDatabase> {

@@ -1,18 +1,14 @@
 import { createServer } from 'node:net'
 import { Client, NeonDbError, neon, neonConfig, Pool } from '@neondatabase/serverless'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import ws, { WebSocket } from 'ws'
-import { freshDatabase, neonLocal, uniqueName, waitFor, withClient } from './index.js'
+import { WebSocket } from 'ws'
+import { freshDatabase, neonLocal, routeNeonToHarness, uniqueName, waitFor, withClient } from './index.js'
 import { startNeonWsBridge } from './neon-ws-bridge.js'
 import { createWalReader, type WalReader } from './wal.js'
 
 // The driver's configuration is global: this file routes it to the run's PostgreSQL through the bridges.
+routeNeonToHarness(neonConfig)
 const local = neonLocal()
-neonConfig.webSocketConstructor = ws
-neonConfig.wsProxy = local.wsProxy
-neonConfig.useSecureWebSocket = false
-neonConfig.pipelineConnect = false
-neonConfig.fetchEndpoint = local.fetchEndpoint
 
 const db = await freshDatabase('neon')
 let wal: WalReader

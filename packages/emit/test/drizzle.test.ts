@@ -7,18 +7,12 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import pg from 'pg'
 import postgres from 'postgres'
 import { afterAll, describe, expect, test } from 'vitest'
-import ws from 'ws'
-import { neonLocal } from '../../../test/harness/index.js'
+import { routeNeonToHarness } from '../../../test/harness/index.js'
 import { fromDrizzle } from '../src/drizzle.js'
 import { createEmitter } from '../src/index.js'
 import { createTable, expectedContent, idsIn, order, uniqueSource, walDatabase } from './helpers.js'
 
-const local = neonLocal()
-neonConfig.webSocketConstructor = ws
-neonConfig.wsProxy = local.wsProxy
-neonConfig.useSecureWebSocket = false
-neonConfig.pipelineConnect = false
-neonConfig.fetchEndpoint = local.fetchEndpoint
+routeNeonToHarness(neonConfig)
 
 const { db, messages } = await walDatabase('drizzle')
 

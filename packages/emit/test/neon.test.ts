@@ -1,18 +1,12 @@
 import { Client, neon, neonConfig, Pool } from '@neondatabase/serverless'
 import { describe, expect, test } from 'vitest'
-import ws from 'ws'
-import { neonLocal, uniqueName, withClient } from '../../../test/harness/index.js'
+import { routeNeonToHarness, uniqueName, withClient } from '../../../test/harness/index.js'
 import { createEmitter, type Fact } from '../src/index.js'
 import { emitQuery } from '../src/neon.js'
 import { expectedContent, order, uniqueSource, walDatabase } from './helpers.js'
 
 // The driver's configuration is global: this file routes it to the run's PostgreSQL through the bridges.
-const local = neonLocal()
-neonConfig.webSocketConstructor = ws
-neonConfig.wsProxy = local.wsProxy
-neonConfig.useSecureWebSocket = false
-neonConfig.pipelineConnect = false
-neonConfig.fetchEndpoint = local.fetchEndpoint
+routeNeonToHarness(neonConfig)
 
 const { db, messages } = await walDatabase('neon')
 
