@@ -62,6 +62,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const port = options.port ?? (await freePort())
   const settings = { ...DEFAULT_SETTINGS, ...options.settings }
   const timeoutMs = options.timeoutMs ?? 30_000
+  const asRoot = userInfo().uid === 0
   const recent: string[] = []
   const log = (chunk: string) => {
     for (const line of chunk.split('\n')) {
@@ -78,7 +79,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     password: EMBEDDED_PASSWORD,
     authMethod: 'scram-sha-256',
     persistent: options.persistent ?? true,
-    createPostgresUser: userInfo().uid === 0,
+    createPostgresUser: asRoot,
     initdbFlags: ['--encoding=UTF8', '--locale=C.UTF-8'],
     postgresFlags: Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
     onLog: (message: unknown) => log(String(message)),
@@ -103,15 +104,17 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     })
   }
 
-  if (userInfo().uid === 0) await assertPostgresUserCanReach(resolve(options.dataDir))
-  if (!(await exists(`${options.dataDir}/PG_VERSION`))) {
-    // The server runs as `postgres` when we are root: every folder above the data directory must let it through.
+  const initialised = await exists(`${options.dataDir}/PG_VERSION`)
+  if (!initialised) {
     await mkdir(dirname(options.dataDir), { recursive: true })
-    if (userInfo().uid === 0) await chmod(dirname(options.dataDir), 0o755)
+    // The server runs as `postgres` when we are root: the folder we made for it must let it through.
+    if (asRoot) await chmod(dirname(options.dataDir), 0o755)
+  }
+  if (asRoot) await assertPostgresUserCanReach(resolve(options.dataDir))
+  if (!initialised)
     await server.initialise().catch((error: unknown) => {
       throw failure('could not initialise its data directory', error)
     })
-  }
   await start()
 
   return {
