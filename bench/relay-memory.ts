@@ -180,7 +180,7 @@ export async function measure(context: BenchContext, options: MemoryOptions = {}
           fullSpeed: {
             facts: settings.fullSpeedFacts,
             seconds: fullSeconds,
-            peakRss: peak('full speed'),
+            peakRss: fullSpeedPeak?.rss ?? 0,
             medianRss: summarize(inPhase('full speed').map((sample) => sample.rss)).median,
             peakHeapTotal: fullSpeedPeak?.heapTotalBytes,
             peakExternal: fullSpeedPeak?.externalBytes,
