@@ -39,7 +39,7 @@ setTimeout(() => process.exit(process.exitCode), 2000).unref()
 
 export type RelayLauncher = 'cli' | 'kafka-entry'
 
-/** How the relay is started: `node packages/relay/dist/cli.js relay` unless that CLI cannot produce to Kafka. */
+/** How the relay is started: `node packages/relay/dist/cli/main.js relay` unless that CLI cannot produce to Kafka. */
 export function relayCommand(launcher: RelayLauncher): string {
   return launcher === 'cli'
     ? `node ${relative(root, cli)} relay`

@@ -25,7 +25,7 @@ afterAll(() => rmSync(out, { recursive: true, force: true }))
 
 describe('the relay image’s file tree', () => {
   it('holds the built relay and emitter and their production dependencies only', () => {
-    expect(existsSync(join(out, 'packages/relay/dist/cli.js'))).toBe(true)
+    expect(existsSync(join(out, 'packages/relay/dist/cli/main.js'))).toBe(true)
     expect(existsSync(join(out, 'packages/emit/dist/envelope.js'))).toBe(true)
     for (const dependency of ['kafkajs', 'pg', 'pg-logical-replication'])
       expect(existsSync(join(out, 'node_modules', dependency)), dependency).toBe(true)
@@ -61,7 +61,7 @@ describe('the relay image’s file tree', () => {
     for (const name of Object.keys(environment)) if (name.startsWith('KAFKA_')) delete environment[name]
     const relay = spawn(
       process.execPath,
-      [join(out, 'packages/relay/dist/cli.js'), ...spec.container.command],
+      [join(out, 'packages/relay/dist/cli/main.js'), ...spec.container.command],
       {
         cwd: out,
         env: {

@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
-import { startEmbeddedPostgres } from '@factlib/relay/embedded-postgres'
+import { startEmbeddedPostgres } from '@factlib/dev/embedded-postgres'
 import { Kafka, logLevel } from 'kafkajs'
 import { describe, expect, test } from 'vitest'
 import { freshDatabase, kafkaBrokers, kafkaUnavailable, uniqueName, waitFor, withClient } from './index.js'

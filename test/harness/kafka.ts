@@ -121,7 +121,7 @@ export async function startKafka(options: KafkaOptions = {}): Promise<KafkaBroke
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'factlib-kafka-')))
   await mkdir(dir, { recursive: true })
   // Imported here so that `npm run kafka:jars` works before the packages are built.
-  const { freePort } = await import('@factlib/relay/embedded-postgres')
+  const { freePort } = await import('@factlib/dev/embedded-postgres')
   const [port, controllerPort] = [await freePort(), await freePort()]
   const substitute = (value: string | number) =>
     String(value).replaceAll('{port}', String(port)).replaceAll('{controllerPort}', String(controllerPort))

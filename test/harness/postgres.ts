@@ -1,7 +1,7 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type EmbeddedPostgres, startEmbeddedPostgres } from '@factlib/relay/embedded-postgres'
+import { type EmbeddedPostgres, startEmbeddedPostgres } from '@factlib/dev/embedded-postgres'
 import pg from 'pg'
 import { uniqueName } from './names.js'
 import { waitFor } from './wait.js'

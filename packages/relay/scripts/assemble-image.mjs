@@ -9,7 +9,7 @@
 //   package.json, package-lock.json, <workspace>/package.json   the manifests npm resolves the lock with
 //   packages/emit/dist, packages/relay/dist                      the built code, without maps and typings
 //   node_modules/                                                production dependencies, no optional ones
-// and runs as: node OUT/packages/relay/dist/cli.js relay
+// and runs as: node OUT/packages/relay/dist/cli/main.js relay
 import { execFileSync } from 'node:child_process'
 import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'

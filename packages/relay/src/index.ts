@@ -1,3 +1,7 @@
+// @factlib/relay: stream a PostgreSQL logical replication slot to Kafka (or any sink), confirming each WAL
+// position only after the sink acknowledged everything before it.
+
+export { FactlibError } from '@factlib/emit'
 export {
   CONFIG_VARIABLES,
   ConfigError,
@@ -8,13 +12,24 @@ export {
   type RelayConfig,
   redactUrl,
   type SinkConfig,
-} from './config.js'
-export { acknowledgeArgument, Confirmations } from './confirm.js'
-export { jsonLogger, type Logger, type LogLevel, silentLogger } from './log.js'
-export { formatLsn, type Lsn, parseLsn } from './lsn.js'
-export { DEFAULT_METRICS_NAMESPACE, METRIC_DIMENSION, METRICS, type MetricKey } from './metric-names.js'
-export { RelayMetrics } from './metrics.js'
-export { type CheckResult, checkDatabase, detectProvider, type Provider } from './prerequisites.js'
-export { type Relay, type RelayOptions, startRelay } from './relay.js'
-export type { Sink, SinkReadiness, SinkRecord } from './sink.js'
-export { ensureSlot, readSlot, type SlotState, setupSql } from './slot.js'
+} from './config/config.js'
+// Logs, metrics, WAL positions and errors.
+export { jsonLogger, type Logger, type LogLevel, silentLogger } from './observability/log.js'
+export {
+  DEFAULT_METRICS_NAMESPACE,
+  METRIC_DIMENSION,
+  METRICS,
+  type MetricKey,
+} from './observability/metric-names.js'
+export { RelayMetrics } from './observability/metrics.js'
+export type { DeadLetterReason } from './pipeline/record.js'
+// Run a relay.
+export { type Relay, type RelayOptions, type RelayStatus, startRelay } from './relay/start-relay.js'
+// Where facts go: Kafka, stdout, or a sink of your own.
+export { createSink } from './sinks/create-sink.js'
+export type { SendResult, Sink, SinkReadiness, SinkRecord } from './sinks/sink.js'
+export { formatLsn, type Lsn, parseLsn } from './wal/lsn.js'
+
+// What `factlib setup` runs, for teams that apply SQL through their own migrations.
+export { detectProvider, type Provider } from './wal/prerequisites.js'
+export { setupSql } from './wal/slot.js'

@@ -8,7 +8,7 @@ import { afterAll, onTestFinished } from 'vitest'
 import { waitFor } from '../../../test/harness/index.js'
 
 /** The built `factlib` command, as npm installs it. */
-export const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+export const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url))
 export const repoRoot = fileURLToPath(new URL('../../..', import.meta.url))
 
 /** A minimal environment: no inherited DATABASE_URL, FACTLIB_ or KAFKA_ settings. */

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest'
-import { acknowledgeArgument, Confirmations } from '../src/confirm.js'
-import { formatLsn, parseLsn } from '../src/lsn.js'
+import { acknowledgeArgument, Confirmations } from '../src/wal/confirmations.js'
+import { formatLsn, parseLsn } from '../src/wal/lsn.js'
 
 // Pure logic: which position may be confirmed. The end-to-end proofs against PostgreSQL and Kafka are in
 // relay-*.test.ts.

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest'
-import { sinkDeadLetter } from '../src/dead-letter.js'
-import type { SinkRecord } from '../src/sink.js'
+import { sinkDeadLetter } from '../src/pipeline/dead-letter.js'
+import type { SinkRecord } from '../src/sinks/sink.js'
 
 const fact: SinkRecord = {
   topic: 'shop.order',

@@ -5,8 +5,8 @@ import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import { describe, expect, test } from 'vitest'
-import { kafkaClientSettings, kafkajsLogCreator } from '../src/kafka-client.js'
-import { silentLogger } from '../src/log.js'
+import { silentLogger } from '../src/observability/log.js'
+import { kafkaClientSettings, kafkajsLogCreator } from '../src/sinks/kafka/client.js'
 import { collectingLogger, plainConfig } from './sink-support.js'
 
 const options = { log: silentLogger }

@@ -7,8 +7,8 @@ import {
   KafkaJSSASLAuthenticationError,
 } from 'kafkajs'
 import { describe, expect, test } from 'vitest'
-import { classifyProduceError } from '../src/kafka-errors.js'
-import { TopicRefusedError } from '../src/topics.js'
+import { classifyProduceError } from '../src/sinks/kafka/errors.js'
+import { TopicRefusedError } from '../src/sinks/kafka/topics.js'
 
 // kafkajs' own constructor of broker errors, as its response parsers use it.
 const { createErrorFromCode } = createRequire(import.meta.url)('kafkajs/src/protocol/error.js') as {

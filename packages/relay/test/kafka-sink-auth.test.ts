@@ -14,8 +14,8 @@ import {
 } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type KafkaBroker, kafkaUnavailable, uniqueName, waitFor } from '../../../test/harness/index.js'
-import type { KafkaConfig } from '../src/config.js'
-import { KafkaSink, type KafkaSinkOptions } from '../src/kafka-sink.js'
+import type { KafkaConfig } from '../src/config/config.js'
+import { KafkaSink, type KafkaSinkOptions } from '../src/sinks/kafka/kafka-sink.js'
 import { collectingLogger, fact, plainConfig, readTopic, startKafkaWithPorts } from './sink-support.js'
 
 const run = promisify(execFile)

@@ -1,9 +1,9 @@
 import { Partitioners } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type KafkaBroker, kafkaUnavailable, uniqueName, waitFor } from '../../../test/harness/index.js'
-import { KafkaSink, type KafkaSinkOptions } from '../src/kafka-sink.js'
-import type { DeadLetterReason } from '../src/record.js'
-import type { SinkRecord } from '../src/sink.js'
+import type { DeadLetterReason } from '../src/pipeline/record.js'
+import { KafkaSink, type KafkaSinkOptions } from '../src/sinks/kafka/kafka-sink.js'
+import type { SinkRecord } from '../src/sinks/sink.js'
 import {
   collectingLogger,
   deduplicated,

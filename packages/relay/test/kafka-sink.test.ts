@@ -1,10 +1,10 @@
-import { freePort } from '@factlib/relay/embedded-postgres'
+import { freePort } from '@factlib/dev/embedded-postgres'
 import { Kafka, logLevel } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { kafkaBrokers, kafkaUnavailable, uniqueName } from '../../../test/harness/index.js'
-import { KafkaSink, type KafkaSinkOptions } from '../src/kafka-sink.js'
-import type { DeadLetterReason } from '../src/record.js'
-import type { SinkRecord } from '../src/sink.js'
+import type { DeadLetterReason } from '../src/pipeline/record.js'
+import { KafkaSink, type KafkaSinkOptions } from '../src/sinks/kafka/kafka-sink.js'
+import type { SinkRecord } from '../src/sinks/sink.js'
 import { collectingLogger, fact, plainConfig, readTopic, valuesByKey } from './sink-support.js'
 
 // Partitions the Java client (org.apache.kafka.common.utils.Utils.murmur2, kafka-clients 3.9.2) gives these

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { jsonLogger, silentLogger } from '../src/log.js'
+import { jsonLogger, silentLogger } from '../src/observability/log.js'
 
 describe('jsonLogger', () => {
   test('writes one JSON object per line with time, level, message, child fields and serialized errors', () => {

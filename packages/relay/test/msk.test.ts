@@ -1,9 +1,9 @@
 import type { GetBootstrapBrokersCommand, GetBootstrapBrokersCommandOutput } from '@aws-sdk/client-kafka'
 import { describe, expect, test, vi } from 'vitest'
-import { createKafkaClient } from '../src/kafka-client.js'
-import { silentLogger as silent } from '../src/log.js'
-import { type BootstrapBrokersClient, mskBootstrapBrokers } from '../src/msk-brokers.js'
-import { mskIamTokens, oauthBearerProvider, regionFromArn } from '../src/msk-iam.js'
+import { silentLogger as silent } from '../src/observability/log.js'
+import { createKafkaClient } from '../src/sinks/kafka/client.js'
+import { type BootstrapBrokersClient, mskBootstrapBrokers } from '../src/sinks/kafka/msk-brokers.js'
+import { mskIamTokens, oauthBearerProvider, regionFromArn } from '../src/sinks/kafka/msk-iam.js'
 import { plainConfig } from './sink-support.js'
 
 const ARN = 'arn:aws:kafka:eu-west-1:123456789012:cluster/orders/6357e0b2-0e6a-4b86-a0b4-70df934c2e31-5'

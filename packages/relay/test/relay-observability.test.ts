@@ -10,12 +10,12 @@ import {
   waitFor,
   withClient,
 } from '../../../test/harness/index.js'
-import { parseConfig } from '../src/config.js'
-import { silentLogger } from '../src/log.js'
-import { METRIC_DIMENSION, METRICS } from '../src/metric-names.js'
-import { RelayMetrics } from '../src/metrics.js'
-import { startRelay } from '../src/relay.js'
-import { StdoutSink } from '../src/stdout-sink.js'
+import { parseConfig } from '../src/config/config.js'
+import { silentLogger } from '../src/observability/log.js'
+import { METRIC_DIMENSION, METRICS } from '../src/observability/metric-names.js'
+import { RelayMetrics } from '../src/observability/metrics.js'
+import { startRelay } from '../src/relay/start-relay.js'
+import { StdoutSink } from '../src/sinks/stdout.js'
 import { readTopics } from './support/kafka.js'
 import { relayEnv, startRelayProcess } from './support/relay-process.js'
 import { invalidateSlot } from './support/slot.js'

@@ -10,7 +10,7 @@ import {
   withClient,
 } from '../../../test/harness/index.js'
 import { createWalReader } from '../../../test/harness/wal.js'
-import { parseLsn } from '../src/lsn.js'
+import { parseLsn } from '../src/wal/lsn.js'
 import { createTopics, readTopics } from './support/kafka.js'
 import { relayEnv, startRelayProcess } from './support/relay-process.js'
 import { confirmedFlush } from './support/slot.js'

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest'
-import { RateLimit } from '../src/rate-limit.js'
-import { Backoff, sleep } from '../src/retry.js'
+import { RateLimit } from '../src/util/rate-limit.js'
+import { Backoff, sleep } from '../src/util/retry.js'
 
 describe('Backoff', () => {
   test('grows exponentially from the initial delay to the cap, jittered within ±factor', () => {

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto'
-import { freePort } from '@factlib/relay/embedded-postgres'
+import { freePort } from '@factlib/dev/embedded-postgres'
 import { Kafka, type KafkaConfig as KafkaJsConfig, logLevel } from 'kafkajs'
 import { type KafkaBroker, startKafka, waitFor } from '../../../test/harness/index.js'
-import type { KafkaConfig } from '../src/config.js'
-import type { Logger } from '../src/log.js'
-import type { SinkRecord } from '../src/sink.js'
+import type { KafkaConfig } from '../src/config/config.js'
+import type { Logger } from '../src/observability/log.js'
+import type { SinkRecord } from '../src/sinks/sink.js'
 
 export function plainConfig(brokers: string[], extra: Partial<KafkaConfig> = {}): KafkaConfig {
   return {

@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream'
 import { setImmediate as tick } from 'node:timers/promises'
 import { describe, expect, test } from 'vitest'
-import type { SinkRecord } from '../src/sink.js'
-import { recordLine, StdoutSink } from '../src/stdout-sink.js'
+import type { SinkRecord } from '../src/sinks/sink.js'
+import { recordLine, StdoutSink } from '../src/sinks/stdout.js'
 
 const bytes = (text: string) => new TextEncoder().encode(text)
 const record = (

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, onTestFinished } from 'vitest'
 import { kafkaBrokers, uniqueName, waitFor } from '../../../../test/harness/index.js'
 
-const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url))
+const cli = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
 
 /** A `factlib relay` child process, as an operator runs it. */
 export interface RelayProcess {

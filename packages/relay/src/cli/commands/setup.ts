@@ -1,18 +1,18 @@
 import { FactlibError } from '@factlib/emit'
 import pg from 'pg'
-import { type Command, parseFlags, UsageError } from '../cli-util.js'
-import { type ConfigVariable, redactUrl } from '../config.js'
-import { configFlagHelp, configFlagOptions, inspectConfig, stringFlags } from '../config-flags.js'
-import { silentLogger } from '../log.js'
-import { formatLsn } from '../lsn.js'
+import { type ConfigVariable, redactUrl } from '../../config/config.js'
+import { silentLogger } from '../../observability/log.js'
+import { formatLsn } from '../../wal/lsn.js'
 import {
   checkDatabase,
   detectProvider,
   explainConnectError,
   quoteIdent,
   relayRoleSql,
-} from '../prerequisites.js'
-import { ensureSlot, readSlot, setupSql } from '../slot.js'
+} from '../../wal/prerequisites.js'
+import { ensureSlot, readSlot, setupSql } from '../../wal/slot.js'
+import { type Command, parseFlags, UsageError } from '../command.js'
+import { configFlagHelp, configFlagOptions, inspectConfig, stringFlags } from '../config-flags.js'
 import { checksTable } from '../table.js'
 
 const CONFIG: ConfigVariable[] = [

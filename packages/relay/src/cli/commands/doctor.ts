@@ -1,16 +1,16 @@
 import pg from 'pg'
-import { type Command, parseFlags } from '../cli-util.js'
-import { type ConfigVariable, type RelayConfig, redactUrl } from '../config.js'
-import { configFlagHelp, configFlagOptions, inspectConfig, stringFlags } from '../config-flags.js'
-import { checkKafka } from '../kafka-checks.js'
+import { type ConfigVariable, type RelayConfig, redactUrl } from '../../config/config.js'
+import { checkKafka } from '../../sinks/kafka/checks.js'
 import {
   type CheckResult,
   checkConnection,
   checkDatabase,
   detectProvider,
   explainConnectError,
-} from '../prerequisites.js'
-import { checkSlot } from '../slot.js'
+} from '../../wal/prerequisites.js'
+import { checkSlot } from '../../wal/slot.js'
+import { type Command, parseFlags } from '../command.js'
+import { configFlagHelp, configFlagOptions, inspectConfig, stringFlags } from '../config-flags.js'
 import { checksTable } from '../table.js'
 
 const CONFIG: ConfigVariable[] = [

@@ -1,5 +1,5 @@
 import type { Envelope } from '@factlib/emit/envelope'
-import type { SinkRecord } from './sink.js'
+import type { SinkRecord } from '../sinks/sink.js'
 
 /** Where a fact came from in the WAL. */
 export interface WalOrigin {

@@ -1,11 +1,11 @@
 import { decodeEnvelope } from '@factlib/emit/envelope'
-import { Confirmations, type Transaction } from './confirm.js'
-import type { Logger } from './log.js'
-import { formatLsn, type Lsn } from './lsn.js'
-import type { RelayMetrics } from './metrics.js'
+import type { Logger } from '../observability/log.js'
+import type { RelayMetrics } from '../observability/metrics.js'
+import type { Sink, SinkRecord } from '../sinks/sink.js'
+import { Confirmations, type Transaction } from '../wal/confirmations.js'
+import { formatLsn, type Lsn } from '../wal/lsn.js'
+import type { StreamHandlers } from '../wal/stream.js'
 import { type DeadLetterReason, deadLetterRecord, factRecord, recordSize, topicFor } from './record.js'
-import type { Sink, SinkRecord } from './sink.js'
-import type { StreamHandlers } from './stream.js'
 
 export interface PipelineOptions {
   sink: Sink

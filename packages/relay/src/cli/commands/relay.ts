@@ -1,9 +1,9 @@
-import { type Command, parseFlags } from '../cli-util.js'
-import { CONFIG_VARIABLES, type ConfigVariable, flagName, parseConfig } from '../config.js'
-import { jsonLogger, type LogLevel } from '../log.js'
-import { RelayMetrics } from '../metrics.js'
-import { startRelay } from '../relay.js'
-import { createSink } from '../sinks.js'
+import { CONFIG_VARIABLES, type ConfigVariable, flagName, parseConfig } from '../../config/config.js'
+import { jsonLogger, type LogLevel } from '../../observability/log.js'
+import { RelayMetrics } from '../../observability/metrics.js'
+import { startRelay } from '../../relay/start-relay.js'
+import { createSink } from '../../sinks/create-sink.js'
+import { type Command, parseFlags } from '../command.js'
 
 const variables = Object.keys(CONFIG_VARIABLES) as ConfigVariable[]
 

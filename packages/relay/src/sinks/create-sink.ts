@@ -1,10 +1,10 @@
 import type { Writable } from 'node:stream'
-import type { RelayConfig } from './config.js'
-import { KafkaSink } from './kafka-sink.js'
-import type { Logger } from './log.js'
-import type { RelayMetrics } from './metrics.js'
+import type { RelayConfig } from '../config/config.js'
+import type { Logger } from '../observability/log.js'
+import type { RelayMetrics } from '../observability/metrics.js'
+import { KafkaSink } from './kafka/kafka-sink.js'
 import type { Sink } from './sink.js'
-import { StdoutSink } from './stdout-sink.js'
+import { StdoutSink } from './stdout.js'
 
 /**
  * The sink `config.sink` asks for: Kafka (produce errors counted in `metrics`) or one JSON line per fact on

@@ -1,6 +1,6 @@
 import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication'
-import { acknowledgeArgument } from './confirm.js'
-import type { Logger } from './log.js'
+import type { Logger } from '../observability/log.js'
+import { acknowledgeArgument } from './confirmations.js'
 import { formatLsn, type Lsn, parseLsn } from './lsn.js'
 
 /** What the replication stream delivers, in WAL order, synchronously as it is read. */

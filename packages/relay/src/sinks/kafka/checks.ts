@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { FactlibError } from '@factlib/emit'
 import type { Admin } from 'kafkajs'
-import type { RelayConfig } from './config.js'
-import { connectFailure, createKafkaClient } from './kafka-client.js'
-import { type Logger, silentLogger } from './log.js'
+import type { RelayConfig } from '../../config/config.js'
+import { type Logger, silentLogger } from '../../observability/log.js'
+import type { CheckResult } from '../../wal/prerequisites.js'
+import { connectFailure, createKafkaClient } from './client.js'
 import { type BearerToken, mskIamTokens, regionFromArn } from './msk-iam.js'
-import type { CheckResult } from './prerequisites.js'
 import { topicRefusal } from './topics.js'
 
 /** Options of {@link checkKafka}. */

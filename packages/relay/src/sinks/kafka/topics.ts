@@ -1,8 +1,8 @@
 import { FactlibError } from '@factlib/emit'
 import type { Admin } from 'kafkajs'
-import { kafkaErrorType, rootCause } from './kafka-errors.js'
-import type { Logger } from './log.js'
-import { RateLimit } from './rate-limit.js'
+import type { Logger } from '../../observability/log.js'
+import { RateLimit } from '../../util/rate-limit.js'
+import { kafkaErrorType, rootCause } from './errors.js'
 
 /** Thrown while a topic cannot be created or described; the message says which permission is missing. */
 export class TopicRefusedError extends FactlibError {

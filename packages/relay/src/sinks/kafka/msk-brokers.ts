@@ -1,6 +1,6 @@
 import type { GetBootstrapBrokersCommand, GetBootstrapBrokersCommandOutput } from '@aws-sdk/client-kafka'
 import { FactlibError } from '@factlib/emit'
-import type { KafkaSasl } from './config.js'
+import type { KafkaSasl } from '../../config/config.js'
 import { regionFromArn } from './msk-iam.js'
 
 /** The part of `@aws-sdk/client-kafka`'s `KafkaClient` the lookup uses; tests pass their own. */

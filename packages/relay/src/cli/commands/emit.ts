@@ -1,9 +1,9 @@
 import { createInterface } from 'node:readline'
 import { createEmitter, type Fact, type FactInput, FactlibError, type PreparedEmit } from '@factlib/emit'
 import pg from 'pg'
-import { type Command, parseFlags, UsageError } from '../cli-util.js'
-import { redactUrl } from '../config.js'
-import { explainConnectError } from '../prerequisites.js'
+import { redactUrl } from '../../config/config.js'
+import { explainConnectError } from '../../wal/prerequisites.js'
+import { type Command, parseFlags, UsageError } from '../command.js'
 
 /** Facts per statement when reading standard input; all of them still commit in one transaction. */
 const BATCH = 500

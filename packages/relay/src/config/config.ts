@@ -1,5 +1,5 @@
 import { FactlibError } from '@factlib/emit'
-import { DEFAULT_METRICS_NAMESPACE } from './metric-names.js'
+import { DEFAULT_METRICS_NAMESPACE } from '../observability/metric-names.js'
 
 /** How the relay authenticates to Kafka. */
 export type KafkaSasl = 'iam' | 'plain' | 'scram-sha-256' | 'scram-sha-512'

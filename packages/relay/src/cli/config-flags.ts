@@ -1,4 +1,10 @@
-import { CONFIG_VARIABLES, type ConfigVariable, flagName, parseConfig, type RelayConfig } from './config.js'
+import {
+  CONFIG_VARIABLES,
+  type ConfigVariable,
+  flagName,
+  parseConfig,
+  type RelayConfig,
+} from '../config/config.js'
 
 /** `parseArgs` options for the flags of these configuration variables (`--slot`, `--kafka-brokers`, …). */
 export function configFlagOptions(variables: readonly ConfigVariable[]): Record<string, { type: 'string' }> {

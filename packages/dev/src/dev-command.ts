@@ -1,18 +1,22 @@
 import { relative, resolve } from 'node:path'
+import { createSink, jsonLogger, parseConfig, type Relay, RelayMetrics, startRelay } from '@factlib/relay'
+import {
+  type Command,
+  configFlagHelp,
+  configFlagOptions,
+  formatBytes,
+  formatRate,
+  formatSeconds,
+  parseFlags,
+  RateMeter,
+  stringFlags,
+  UsageError,
+} from '@factlib/relay/cli'
 import pg from 'pg'
-import { type Command, parseFlags, UsageError } from '../cli-util.js'
-import { parseConfig } from '../config.js'
-import { configFlagHelp, configFlagOptions, stringFlags } from '../config-flags.js'
-import { DEMO_SOURCE, DEMO_TABLE, type DemoProducer, startDemoProducer } from '../demo-producer.js'
-import { openDevDir } from '../dev-dir.js'
-import { startDevPostgres } from '../dev-postgres.js'
-import { formatBytes, formatRate, formatSeconds } from '../format.js'
-import { jsonLogger } from '../log.js'
-import { RelayMetrics } from '../metrics.js'
-import { type Relay, startRelay } from '../relay.js'
-import { RateMeter } from '../relay-http-status.js'
-import { createSink } from '../sinks.js'
-import { StatusLine } from '../status-line.js'
+import { DEMO_SOURCE, DEMO_TABLE, type DemoProducer, startDemoProducer } from './demo-producer.js'
+import { openDevDir } from './dev-dir.js'
+import { startDevPostgres } from './dev-postgres.js'
+import { StatusLine } from './status-line.js'
 
 const CONFIG = [
   'FACTLIB_SLOT',

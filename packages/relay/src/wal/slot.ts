@@ -1,7 +1,7 @@
 import { FactlibError } from '@factlib/emit'
 import type pg from 'pg'
-import { formatBytes } from './format.js'
-import type { Logger } from './log.js'
+import type { Logger } from '../observability/log.js'
+import { formatBytes } from '../util/format.js'
 import { formatLsn, type Lsn, parseLsn } from './lsn.js'
 import { type CheckResult, quoteIdent } from './prerequisites.js'
 

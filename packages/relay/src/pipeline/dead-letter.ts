@@ -1,5 +1,5 @@
+import type { SinkRecord } from '../sinks/sink.js'
 import { type DeadLetterReason, deadLetterRecord } from './record.js'
-import type { SinkRecord } from './sink.js'
 
 const EMPTY = new Uint8Array(0)
 const SET_BY_DEAD_LETTER = new Set(['factlib-error', 'factlib-reason', 'factlib-lsn', 'factlib-source'])

@@ -1,4 +1,4 @@
-import type { CheckResult } from './prerequisites.js'
+import type { CheckResult } from '../wal/prerequisites.js'
 
 /** Rows as left-aligned columns, two spaces apart; the last column is never padded. */
 export function table(rows: readonly (readonly string[])[], indent = '  '): string {

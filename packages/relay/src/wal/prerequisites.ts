@@ -1,6 +1,6 @@
 import { FactlibError } from '@factlib/emit'
 import pg from 'pg'
-import { redactUrl } from './config.js'
+import { redactUrl } from '../config/config.js'
 
 /** Where the database runs, as far as the fix for a failed check differs. */
 export type Provider = 'postgres' | 'rds' | 'aurora' | 'neon' | 'supabase' | 'cloudsql'

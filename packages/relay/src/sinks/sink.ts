@@ -1,4 +1,4 @@
-import type { DeadLetterReason } from './record.js'
+import type { DeadLetterReason } from '../pipeline/record.js'
 
 /** One Kafka record as the relay produces it. */
 export interface SinkRecord {
