@@ -27,7 +27,13 @@ export type { DeadLetterReason } from './pipeline/record.js'
 export { type Relay, type RelayOptions, type RelayStatus, startRelay } from './relay/start-relay.js'
 // Where facts go: Kafka, stdout, or a sink of your own.
 export { createSink } from './sinks/create-sink.js'
-export type { SendResult, Sink, SinkReadiness, SinkRecord } from './sinks/sink.js'
+export {
+  ALL_DELIVERED,
+  type SendResult,
+  type Sink,
+  type SinkReadiness,
+  type SinkRecord,
+} from './sinks/sink.js'
 export { formatLsn, type Lsn, parseLsn } from './wal/lsn.js'
 
 // What `factlib setup` runs, for teams that apply SQL through their own migrations.

@@ -22,11 +22,42 @@ export const ALL_DELIVERED: SendResult = { deadLettered: new Map() }
 export type SinkReadiness = { ready: true } | { ready: false; reason: string }
 
 /**
- * Where facts go. The relay sends one batch at a time and confirms WAL positions only after `send`
- * resolved, so a sink must resolve only once every record of the batch is durably accepted.
+ * Where facts go: Kafka and stdout ship with the relay; any object with these members works too (an HTTP
+ * endpoint, a queue, a test double), passed as `startRelay(config, { sink })`.
+ *
+ * The contract the relay's guarantees rest on:
+ * - `send` resolves only once every record of the batch is durably accepted (or dead-lettered and reported
+ *   in the result): the relay confirms WAL positions right after, and a confirmed fact is never sent again.
+ * - Records of one topic and key must be accepted in the order of the batches and of each batch.
+ * - At most {@link Sink.maxInflightSends} calls to `send` are outstanding at once; batches are handed over
+ *   in WAL order. A sink that leaves it at 1 never sees a second batch before the first one resolved.
+ * - A failure that can succeed later is retried inside `send`; rejecting ends the replication session,
+ *   which restarts from the last confirmed position (facts after it are sent again: duplicates, no loss).
+ *
+ * @example
+ * ```ts
+ * const sink: Sink = {
+ *   kind: 'webhook',
+ *   async start() {},
+ *   async send(records, signal) {
+ *     for (const record of records)
+ *       await fetch('https://example.com/facts', { method: 'POST', body: record.value, signal })
+ *     return ALL_DELIVERED
+ *   },
+ *   readiness: () => ({ ready: true }),
+ *   async close() {},
+ * }
+ * const relay = await startRelay(parseConfig(process.env), { log: jsonLogger(), sink })
+ * ```
  */
 export interface Sink {
-  readonly kind: 'kafka' | 'stdout'
+  /** A short name for logs and `factlib status` (`kafka`, `stdout`, or your own). */
+  readonly kind: string
+  /**
+   * How many `send` calls may be outstanding at once; each later batch holds later WAL positions.
+   * @default 1
+   */
+  readonly maxInflightSends?: number
   /** Connect and check access; throws a FactlibError saying how to fix an unreachable or refusing sink. */
   start(): Promise<void>
   /**
@@ -35,6 +66,7 @@ export interface Sink {
    * retried without end; rejects only when `signal` aborts, after the attempt under way has settled.
    */
   send(records: SinkRecord[], signal: AbortSignal): Promise<SendResult>
+  /** Whether the sink can take records now; shown on /readyz. */
   readiness(): SinkReadiness
   close(): Promise<void>
 }
