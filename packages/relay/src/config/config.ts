@@ -1,5 +1,6 @@
 import { FactlibError } from '@factlib/emit'
 import { DEFAULT_METRICS_NAMESPACE } from '../observability/metric-names.js'
+import { invalidTopicReason, TOPIC_NAME_RULE } from '../pipeline/topic.js'
 
 /** How the relay authenticates to Kafka. */
 export type KafkaSasl = 'iam' | 'plain' | 'scram-sha-256' | 'scram-sha-512'
@@ -214,8 +215,8 @@ export function parseConfig(
   if (!/^([a-zA-Z0-9._-]|\{source\}|\{aggregateType\})+$/.test(topic))
     fail('FACTLIB_TOPIC', 'expected [a-zA-Z0-9._-] and the placeholders {source} and {aggregateType}', topic)
   const dlqTopic = required('FACTLIB_DLQ_TOPIC', 'expected a topic name')
-  if (!/^[a-zA-Z0-9._-]{1,249}$/.test(dlqTopic))
-    fail('FACTLIB_DLQ_TOPIC', 'expected [a-zA-Z0-9._-]{1,249}', dlqTopic)
+  if (invalidTopicReason(dlqTopic) !== undefined)
+    fail('FACTLIB_DLQ_TOPIC', `expected ${TOPIC_NAME_RULE}`, dlqTopic)
 
   return {
     databaseUrl,

@@ -71,8 +71,3 @@ export function recordSize(record: SinkRecord): number {
   for (const name in record.headers) size += name.length + (record.headers[name]?.length ?? 0)
   return size
 }
-
-/** The topic of a fact from the template: `{source}` and `{aggregateType}` are replaced. */
-export function topicFor(template: string, source: string, aggregateType: string): string {
-  return template.replaceAll('{source}', source).replaceAll('{aggregateType}', aggregateType)
-}

@@ -1,6 +1,7 @@
 import { FactlibError } from '@factlib/emit'
 import type { Admin } from 'kafkajs'
 import type { Logger } from '../../observability/log.js'
+import { invalidTopicReason } from '../../pipeline/topic.js'
 import { RateLimit } from '../../util/rate-limit.js'
 import { kafkaErrorType, rootCause } from './errors.js'
 
@@ -14,15 +15,6 @@ export class TopicRefusedError extends FactlibError {
   ) {
     super('KAFKA_TOPIC_REFUSED', message, { cause, retriable: true })
   }
-}
-
-/** Kafka's own rule for topic names (`org.apache.kafka.common.internals.Topic`). */
-export function invalidTopicReason(topic: string): string | undefined {
-  if (topic === '' || topic === '.' || topic === '..') return `"${topic}" is not a valid topic name`
-  if (topic.length > 249) return `the topic name is ${topic.length} characters long; Kafka allows 249`
-  if (!/^[a-zA-Z0-9._-]+$/.test(topic))
-    return `topic ${JSON.stringify(topic)} has characters Kafka does not allow (only [a-zA-Z0-9._-])`
-  return undefined
 }
 
 /**
