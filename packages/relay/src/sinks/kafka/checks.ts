@@ -3,6 +3,7 @@ import { FactlibError } from '@factlib/emit'
 import type { Admin } from 'kafkajs'
 import type { RelayConfig } from '../../config/config.js'
 import { type Logger, silentLogger } from '../../observability/log.js'
+import { withTimeout } from '../../util/timeout.js'
 import type { CheckResult } from '../../wal/prerequisites.js'
 import { connectFailure, createKafkaClient } from './client.js'
 import { type BearerToken, mskIamTokens, regionFromArn } from './msk-iam.js'
@@ -53,12 +54,13 @@ export async function checkKafka(
     brokers = client.brokers
     admin = client.kafka.admin({ retry: { retries: 0 } })
     const connected = admin
-    const cluster = await deadline(
+    const cluster = await withTimeout(
       (async () => {
         await connected.connect()
         return connected.describeCluster()
       })(),
       timeoutMs,
+      () => noAnswer(timeoutMs),
     )
     results.push({
       id: 'kafka',
@@ -158,7 +160,7 @@ async function checkIam(
     }
   const tokens = given ?? mskIamTokens({ region: region as string })
   try {
-    const token = await deadline(tokens(), timeoutMs)
+    const token = await withTimeout(tokens(), timeoutMs, () => noAnswer(timeoutMs))
     const minutes = Math.round((token.expiryTime - Date.now()) / 60_000)
     return {
       result: {
@@ -184,15 +186,6 @@ async function checkIam(
   }
 }
 
-function deadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new FactlibError('TIMEOUT', `no answer within ${Math.round(ms / 1000)} s`)),
-        ms,
-      )
-    }),
-  ]).finally(() => clearTimeout(timer))
+function noAnswer(ms: number): FactlibError {
+  return new FactlibError('TIMEOUT', `no answer within ${Math.round(ms / 1000)} s`)
 }

@@ -6,6 +6,7 @@ import { sinkDeadLetter } from '../../pipeline/dead-letter.js'
 import { type DeadLetterReason, recordSize } from '../../pipeline/record.js'
 import { RateLimit } from '../../util/rate-limit.js'
 import { Backoff, type BackoffOptions, sleep } from '../../util/retry.js'
+import { withTimeout } from '../../util/timeout.js'
 import type { SendResult, Sink, SinkReadiness, SinkRecord } from '../sink.js'
 import { connectFailure, createKafkaClient, type KafkaClientOptions } from './client.js'
 import { classifyProduceError, type ProduceFailure } from './errors.js'
@@ -113,6 +114,7 @@ export class KafkaSink implements Sink {
             await this.#producer?.connect()
           })(),
           remaining,
+          () => new Error(`no answer within ${Math.max(0, Math.round(remaining))} ms`),
         )
         break
       } catch (error) {
@@ -415,15 +417,4 @@ function bytesOf(chunk: SinkRecord[]): number {
   let bytes = 0
   for (const record of chunk) bytes += recordSize(record)
   return bytes
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`no answer within ${Math.max(0, Math.round(ms))} ms`)),
-      Math.max(0, ms),
-    )
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
