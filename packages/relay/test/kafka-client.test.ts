@@ -7,7 +7,7 @@ import { promisify } from 'node:util'
 import { describe, expect, test } from 'vitest'
 import { silentLogger } from '../src/observability/log.js'
 import { kafkaClientSettings, kafkajsLogCreator } from '../src/sinks/kafka/client.js'
-import { collectingLogger, plainConfig } from './sink-support.js'
+import { collectingLogger, plainConfig } from './support/sink.js'
 
 const options = { log: silentLogger }
 
@@ -110,8 +110,8 @@ test('a relay without MSK never loads the AWS SDK (the packages are imported on 
     // The built package, as the CLI loads it (npm test builds first).
     const dist = fileURLToPath(new URL('../dist/', import.meta.url))
     const script = `
-      const { KafkaSink } = await import(${JSON.stringify(pathToFileURL(join(dist, 'kafka-sink.js')).href)})
-      await import(${JSON.stringify(pathToFileURL(join(dist, 'kafka-client.js')).href)})
+      const { KafkaSink } = await import(${JSON.stringify(pathToFileURL(join(dist, 'sinks/kafka/kafka-sink.js')).href)})
+      await import(${JSON.stringify(pathToFileURL(join(dist, 'sinks/kafka/client.js')).href)})
       new KafkaSink({ kind: 'kafka', brokers: ['127.0.0.1:9'], tls: false }, { dlqTopic: 'd', topicPartitions: 1 })
       console.log('constructed')`
     const { stdout } = await promisify(execFile)(

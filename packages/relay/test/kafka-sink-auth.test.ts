@@ -16,7 +16,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type KafkaBroker, kafkaUnavailable, uniqueName, waitFor } from '../../../test/harness/index.js'
 import type { KafkaConfig } from '../src/config/config.js'
 import { KafkaSink, type KafkaSinkOptions } from '../src/sinks/kafka/kafka-sink.js'
-import { collectingLogger, fact, plainConfig, readTopic, startKafkaWithPorts } from './sink-support.js'
+import { readTopic, valueText } from './support/kafka.js'
+import { collectingLogger, fact, plainConfig, startKafkaWithPorts } from './support/sink.js'
 
 const run = promisify(execFile)
 const STORE_PASSWORD = 'factlib-test-store'
@@ -176,10 +177,7 @@ describe.skipIf(kafkaUnavailable())('KafkaSink authentication and authorization'
     await allow(prefix, [AclOperationTypes.CREATE])
     await delivery
     expect(sink.readiness()).toEqual({ ready: true })
-    expect((await readTopic(broker.brokers, topic)).map((record) => record.value.toString())).toEqual([
-      'created',
-      'paid',
-    ])
+    expect((await readTopic(broker.brokers, topic)).map(valueText)).toEqual(['created', 'paid'])
   })
 
   test('start() with a wrong password fails with KAFKA_AUTH and never shows the password', async () => {
@@ -209,9 +207,7 @@ describe.skipIf(kafkaUnavailable())('KafkaSink authentication and authorization'
     await sink.start()
     const topic = uniqueName('iam')
     await sink.send([fact(topic, 'k', 'over-tls')], new AbortController().signal)
-    expect((await readTopic(broker.brokers, topic)).map((record) => record.value.toString())).toEqual([
-      'over-tls',
-    ])
+    expect((await readTopic(broker.brokers, topic)).map(valueText)).toEqual(['over-tls'])
     expect(signed).toBe(1)
   })
 

@@ -4,7 +4,7 @@ import { silentLogger as silent } from '../src/observability/log.js'
 import { createKafkaClient } from '../src/sinks/kafka/client.js'
 import { type BootstrapBrokersClient, mskBootstrapBrokers } from '../src/sinks/kafka/msk-brokers.js'
 import { mskIamTokens, oauthBearerProvider, regionFromArn } from '../src/sinks/kafka/msk-iam.js'
-import { plainConfig } from './sink-support.js'
+import { plainConfig } from './support/sink.js'
 
 const ARN = 'arn:aws:kafka:eu-west-1:123456789012:cluster/orders/6357e0b2-0e6a-4b86-a0b4-70df934c2e31-5'
 

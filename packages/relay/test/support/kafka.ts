@@ -1,20 +1,34 @@
-import { type IHeaders, Kafka, logLevel } from 'kafkajs'
+import { type IHeaders, Kafka, type KafkaConfig as KafkaJsConfig, type KafkaMessage, logLevel } from 'kafkajs'
 import { uniqueName } from '../../../../test/harness/names.js'
 import { waitFor } from '../../../../test/harness/wait.js'
 
-/** A record as a consumer sees it. */
+/** A record as a consumer sees it: the one shape both readers below return. */
 export interface Consumed {
   topic: string
   partition: number
+  /** Kafka's int64 offset as a number: test topics stay far below 2^53. */
   offset: number
   key: string | null
+  /** Null only for a tombstone, which the relay never writes. */
   value: Buffer | null
   headers: Record<string, string>
 }
 
+function consumed(topic: string, partition: number, message: KafkaMessage): Consumed {
+  return {
+    topic,
+    partition,
+    offset: Number(message.offset),
+    key: message.key?.toString('utf8') ?? null,
+    value: message.value,
+    headers: headersOf(message.headers),
+  }
+}
+
 /**
- * Reads whole topics from the beginning into `records`, for assertions. Waits for the topics to exist
- * first: under KRaft a consumer of a missing topic fails, and the relay creates its topics itself.
+ * Reads whole topics from the beginning into `records` as they arrive, for assertions while a relay runs.
+ * Waits for the topics to exist first: under KRaft a consumer of a missing topic fails, and the relay
+ * creates its topics itself.
  */
 export async function readTopics(brokers: string[], topics: string[]) {
   const kafka = new Kafka({ clientId: 'relay-test-reader', brokers, logLevel: logLevel.NOTHING })
@@ -31,14 +45,7 @@ export async function readTopics(brokers: string[], topics: string[]) {
   await consumer.subscribe({ topics, fromBeginning: true })
   await consumer.run({
     eachMessage: async ({ topic, partition, message }) => {
-      records.push({
-        topic,
-        partition,
-        offset: Number(message.offset),
-        key: message.key?.toString('utf8') ?? null,
-        value: message.value,
-        headers: headersOf(message.headers),
-      })
+      records.push(consumed(topic, partition, message))
     },
   })
   return {
@@ -48,6 +55,66 @@ export async function readTopics(brokers: string[], topics: string[]) {
       waitFor(what, () => check(records), { timeoutMs, intervalMs: 100 }),
     stop: () => consumer.disconnect(),
   }
+}
+
+/**
+ * Every record in one topic now: reads until as many as the partitions' high watermarks count (so
+ * duplicates and extras show), in partition order by offset. `client` reaches a broker with TLS or SASL.
+ */
+export async function readTopic(
+  brokers: string[],
+  topic: string,
+  client: Partial<KafkaJsConfig> = {},
+): Promise<Consumed[]> {
+  const kafka = new Kafka({ clientId: 'relay-test-reader', brokers, logLevel: logLevel.NOTHING, ...client })
+  const admin = kafka.admin()
+  await admin.connect()
+  const offsets = await admin.fetchTopicOffsets(topic)
+  await admin.disconnect()
+  const total = offsets.reduce((sum, partition) => sum + Number(partition.high) - Number(partition.low), 0)
+  const records: Consumed[] = []
+  if (total === 0) return records
+  const consumer = kafka.consumer({ groupId: uniqueName('reader'), maxWaitTimeInMs: 100 })
+  await consumer.connect()
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true })
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        records.push(consumed(topic, partition, message))
+      },
+    })
+    await waitFor(`${total} records in ${topic}`, () => records.length >= total, { timeoutMs: 30_000 })
+  } finally {
+    await consumer.disconnect()
+  }
+  return records.sort((a, b) => a.partition - b.partition || a.offset - b.offset)
+}
+
+/** The value as text; a tombstone reads as `<null>`. */
+export function valueText(record: Consumed): string {
+  return record.value === null ? '<null>' : record.value.toString('utf8')
+}
+
+/** Values per key in log order (the order a consumer of one partition sees). */
+export function valuesByKey(records: Consumed[]): Map<string | null, string[]> {
+  const byKey = new Map<string | null, string[]>()
+  for (const record of records) {
+    const values = byKey.get(record.key) ?? []
+    values.push(valueText(record))
+    byKey.set(record.key, values)
+  }
+  return byKey
+}
+
+/** Consumers deduplicate on `ce_id`: the first occurrence of each. */
+export function deduplicated(records: Consumed[]): Consumed[] {
+  const seen = new Set<string>()
+  return records.filter((record) => {
+    const id = record.headers.ce_id ?? ''
+    if (seen.has(id)) return false
+    seen.add(id)
+    return true
+  })
 }
 
 export function headersOf(headers: IHeaders | undefined): Record<string, string> {
