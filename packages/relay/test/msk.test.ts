@@ -3,7 +3,12 @@ import { describe, expect, test, vi } from 'vitest'
 import { silentLogger as silent } from '../src/observability/log.js'
 import { createKafkaClient } from '../src/sinks/kafka/client.js'
 import { type BootstrapBrokersClient, mskBootstrapBrokers } from '../src/sinks/kafka/msk-brokers.js'
-import { mskIamTokens, oauthBearerProvider, regionFromArn } from '../src/sinks/kafka/msk-iam.js'
+import {
+  mskIamTokens,
+  oauthBearerProvider,
+  regionFromArn,
+  signingRegion,
+} from '../src/sinks/kafka/msk-iam.js'
 import { plainConfig } from './support/sink.js'
 
 const ARN = 'arn:aws:kafka:eu-west-1:123456789012:cluster/orders/6357e0b2-0e6a-4b86-a0b4-70df934c2e31-5'
@@ -71,6 +76,18 @@ describe('MSK IAM tokens, offline', () => {
   test('the region comes from the cluster ARN', () => {
     expect(regionFromArn(ARN)).toBe('eu-west-1')
     expect(regionFromArn('arn:aws-us-gov:kafka:us-gov-west-1:123456789012:cluster/x/y')).toBe('us-gov-west-1')
+  })
+
+  test("the signing region: the ARN's, then the given one, then AWS_REGION, then AWS_DEFAULT_REGION", () => {
+    const env = { AWS_REGION: 'us-east-1', AWS_DEFAULT_REGION: 'us-west-2' }
+    expect(signingRegion(ARN, 'ap-south-1', env)).toBe('eu-west-1')
+    expect(signingRegion(undefined, 'ap-south-1', env)).toBe('ap-south-1')
+    expect(signingRegion(undefined, undefined, env)).toBe('us-east-1')
+    expect(signingRegion(undefined, undefined, { AWS_REGION: '', AWS_DEFAULT_REGION: 'us-west-2' })).toBe(
+      'us-west-2',
+    )
+    expect(signingRegion(undefined, undefined, {})).toBeUndefined()
+    expect(signingRegion('not-an-arn', undefined, { AWS_REGION: 'us-east-1' })).toBe('us-east-1')
   })
 })
 

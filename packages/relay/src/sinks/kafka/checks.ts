@@ -6,7 +6,7 @@ import { type Logger, silentLogger } from '../../observability/log.js'
 import { withTimeout } from '../../util/timeout.js'
 import type { CheckResult } from '../../wal/prerequisites.js'
 import { connectFailure, createKafkaClient } from './client.js'
-import { type BearerToken, mskIamTokens, regionFromArn } from './msk-iam.js'
+import { type BearerToken, mskIamTokens, signingRegion } from './msk-iam.js'
 import { topicRefusal } from './topics.js'
 
 /** Options of {@link checkKafka}. */
@@ -146,9 +146,9 @@ async function checkIam(
   timeoutMs: number,
 ): Promise<{ result: CheckResult; tokens?: () => Promise<BearerToken> }> {
   const title = 'MSK IAM token'
-  const region =
-    (clusterArn && regionFromArn(clusterArn)) || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION
-  if (!given && !region)
+  const region = signingRegion(clusterArn)
+  const tokens = given ?? (region === undefined ? undefined : mskIamTokens({ region }))
+  if (!tokens)
     return {
       result: {
         id: 'msk_iam',
@@ -158,7 +158,6 @@ async function checkIam(
         fix: 'set KAFKA_CLUSTER_ARN, or AWS_REGION',
       },
     }
-  const tokens = given ?? mskIamTokens({ region: region as string })
   try {
     const token = await withTimeout(tokens(), timeoutMs, () => noAnswer(timeoutMs))
     const minutes = Math.round((token.expiryTime - Date.now()) / 60_000)

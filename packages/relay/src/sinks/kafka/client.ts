@@ -15,7 +15,7 @@ import type { Logger } from '../../observability/log.js'
 import { RateLimit } from '../../util/rate-limit.js'
 import { kafkaErrorType, rootCause } from './errors.js'
 import { type BootstrapBrokersClient, mskBootstrapBrokers } from './msk-brokers.js'
-import { type BearerToken, mskIamTokens, oauthBearerProvider, regionFromArn } from './msk-iam.js'
+import { type BearerToken, mskIamTokens, oauthBearerProvider, signingRegion } from './msk-iam.js'
 
 /** How the sink reaches Kafka, beyond {@link KafkaConfig}. */
 export interface KafkaClientOptions {
@@ -117,11 +117,7 @@ function saslOptions(config: KafkaConfig, options: KafkaClientOptions): SASLOpti
     case 'iam': {
       let tokens = options.iamTokens
       if (!tokens) {
-        const region =
-          (config.clusterArn && regionFromArn(config.clusterArn)) ||
-          options.awsRegion ||
-          process.env.AWS_REGION ||
-          process.env.AWS_DEFAULT_REGION
+        const region = signingRegion(config.clusterArn, options.awsRegion)
         if (!region)
           throw new FactlibError(
             'CONFIG_INVALID',

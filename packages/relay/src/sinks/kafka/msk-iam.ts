@@ -21,6 +21,24 @@ export function regionFromArn(arn: string): string | undefined {
 }
 
 /**
+ * The AWS region to sign MSK IAM tokens for: the cluster ARN's, else `given`, else AWS_REGION, else
+ * AWS_DEFAULT_REGION; undefined when there is none.
+ */
+export function signingRegion(
+  clusterArn: string | undefined,
+  given?: string,
+  env: Record<string, string | undefined> = process.env,
+): string | undefined {
+  return (
+    (clusterArn && regionFromArn(clusterArn)) ||
+    given ||
+    env.AWS_REGION ||
+    env.AWS_DEFAULT_REGION ||
+    undefined
+  )
+}
+
+/**
  * MSK IAM tokens (SASL/OAUTHBEARER): a SigV4-presigned `kafka-cluster:Connect` URL, signed locally with the
  * default AWS credential chain (the ECS task role) or the given provider. The signer package is loaded
  * on first use only, so relays without IAM never load the AWS SDK.
