@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module'
+import { FactlibError } from '@factlib/emit'
 import {
   KafkaJSConnectionError,
   KafkaJSNonRetriableError,
@@ -7,7 +8,10 @@ import {
   KafkaJSSASLAuthenticationError,
 } from 'kafkajs'
 import { describe, expect, test } from 'vitest'
+import type { KafkaConfig } from '../src/config/config.js'
+import { connectFailure, KafkaConnectError } from '../src/sinks/kafka/connect-failure.js'
 import { classifyProduceError } from '../src/sinks/kafka/errors.js'
+import { grantHint, mskIamActions } from '../src/sinks/kafka/permissions.js'
 import { TopicRefusedError } from '../src/sinks/kafka/topics.js'
 
 // kafkajs' own constructor of broker errors, as its response parsers use it.
@@ -108,5 +112,117 @@ describe('classifyProduceError', () => {
       action: 'bug',
       kind: 'bug',
     })
+  })
+})
+
+describe('connectFailure: the parts of a failed connection as fields', () => {
+  const config: KafkaConfig = {
+    kind: 'kafka',
+    brokers: ['b-1:9096'],
+    clusterArn: undefined,
+    sasl: 'scram-sha-512',
+    username: 'relay',
+    password: 'hunter2-secret',
+    tls: true,
+  }
+  const systemError = (message: string, code: string) => Object.assign(new Error(message), { code })
+
+  test('refused credentials: KAFKA_AUTH naming the user, never the password', () => {
+    const failure = connectFailure(
+      new (KafkaJSSASLAuthenticationError as unknown as new (message: string) => Error)(
+        'SASL SCRAM SHA512 authentication failed for hunter2-secret',
+      ),
+      config,
+      ['b-1:9096'],
+      200,
+    )
+    expect(failure).toBeInstanceOf(KafkaConnectError)
+    expect(failure).toMatchObject({
+      name: 'FactlibError',
+      code: 'KAFKA_AUTH',
+      retriable: false,
+      brokers: ['b-1:9096'],
+      problem: 'sasl_authentication',
+      detail: expect.stringContaining('Kafka at b-1:9096 refused SASL authentication'),
+      fix: expect.stringContaining('KAFKA_USERNAME ("relay")'),
+    })
+    expect(failure.message).toBe(
+      `${(failure as KafkaConnectError).detail}: ${(failure as KafkaConnectError).fix}`,
+    )
+    expect(failure.message).not.toContain('hunter2')
+    expect(failure.message).toContain('***')
+  })
+
+  test('with MSK IAM, the fix names the IAM action', () => {
+    const failure = connectFailure(createErrorFromCode(58), { ...config, sasl: 'iam' }, ['b-1:9098'], 0)
+    expect(failure).toMatchObject({
+      problem: 'sasl_authentication',
+      fix: expect.stringContaining('kafka-cluster:Connect'),
+    })
+  })
+
+  test('an authorization refusal names the grants; TLS and network failures are KAFKA_UNREACHABLE, retriable', () => {
+    expect(connectFailure(createErrorFromCode(31), config, ['b-1:9096'], 0)).toMatchObject({
+      code: 'KAFKA_AUTH',
+      problem: 'authorization',
+      detail: expect.stringContaining('CLUSTER_AUTHORIZATION_FAILED'),
+      fix: grantHint(['write', 'writeIdempotently']),
+    })
+    const cases = [
+      [
+        systemError('self-signed certificate in certificate chain', 'SELF_SIGNED_CERT_IN_CHAIN'),
+        'tls_untrusted',
+        'NODE_EXTRA_CA_CERTS',
+      ],
+      [
+        systemError('wrong version number', 'ERR_SSL_WRONG_VERSION_NUMBER'),
+        'tls_mismatch',
+        'KAFKA_TLS=false',
+      ],
+      [systemError('connect ECONNREFUSED 10.0.0.1:9096', 'ECONNREFUSED'), 'unreachable', 'KAFKA_BROKERS'],
+    ] as const
+    for (const [error, problem, fix] of cases)
+      expect(connectFailure(error, config, ['b-1:9096'], 1_500), problem).toMatchObject({
+        code: 'KAFKA_UNREACHABLE',
+        retriable: true,
+        problem,
+        detail: expect.stringMatching(/^Kafka is unreachable at b-1:9096 after 1.5 s \(.+\)$/),
+        fix: expect.stringContaining(fix),
+      })
+  })
+
+  test('a FactlibError inside (a failed broker lookup) is passed through as it is; no brokers names the ARN', () => {
+    const lookup = new FactlibError('KAFKA_BROKERS_LOOKUP', 'could not look up the bootstrap brokers')
+    expect(connectFailure(new Error('wrapped', { cause: lookup }), config, [], 0)).toBe(lookup)
+    const arn = 'arn:aws:kafka:eu-west-1:123456789012:cluster/orders/x'
+    expect(
+      connectFailure(new Error('timeout'), { ...config, brokers: [], clusterArn: arn }, [], 0),
+    ).toMatchObject({
+      brokers: [],
+      detail: expect.stringContaining(arn),
+    })
+  })
+})
+
+describe('MSK permissions: one table, rendered for what is missing', () => {
+  test('ACLs grouped by resource, then the MSK IAM actions', () => {
+    expect(grantHint(['write', 'describeTopic'])).toBe(
+      'grant WRITE and DESCRIBE on the topic (MSK IAM: kafka-cluster:WriteData, kafka-cluster:DescribeTopic)',
+    )
+    expect(grantHint(['write', 'writeIdempotently'])).toBe(
+      'grant WRITE on the topic and IDEMPOTENT_WRITE on the cluster (MSK IAM: kafka-cluster:WriteData, kafka-cluster:WriteDataIdempotently)',
+    )
+    expect(grantHint(['connect'])).toBe('allow MSK IAM: kafka-cluster:Connect')
+  })
+
+  test('the relay needs six MSK IAM actions, the ones infra grants its task role', () => {
+    expect(mskIamActions().split(', ').sort()).toEqual([
+      'kafka-cluster:Connect',
+      'kafka-cluster:CreateTopic',
+      'kafka-cluster:DescribeCluster',
+      'kafka-cluster:DescribeTopic',
+      'kafka-cluster:WriteData',
+      'kafka-cluster:WriteDataIdempotently',
+    ])
   })
 })

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto'
-import { FactlibError } from '@factlib/emit'
 import type { Admin } from 'kafkajs'
 import type { RelayConfig } from '../../config/config.js'
 import { type Logger, silentLogger } from '../../observability/log.js'
 import { withTimeout } from '../../util/timeout.js'
 import type { CheckResult } from '../../wal/prerequisites.js'
-import { connectFailure, createKafkaClient } from './client.js'
+import { createKafkaClient } from './client.js'
+import { connectFailure, KafkaConnectError } from './connect-failure.js'
 import { type BearerToken, mskIamTokens, signingRegion } from './msk-iam.js'
+import { mskIamActions } from './permissions.js'
 import { topicRefusal } from './topics.js'
 
 /** Options of {@link checkKafka}. */
@@ -80,18 +81,17 @@ export async function checkKafka(
       })),
     )
   } catch (error) {
-    const message = connectFailure(error, sink, brokers, Date.now() - started).message
-    // connectFailure ends its message with what to change; show that as the fix.
-    const split = message.indexOf('): ')
+    const failure = connectFailure(error, sink, brokers, Date.now() - started)
     results.push({
       id: 'kafka',
       title: 'Kafka reachable',
       status: 'fail',
-      detail: split < 0 ? message : message.slice(0, split + 1),
-      fix:
-        split < 0
-          ? 'check KAFKA_BROKERS, KAFKA_TLS, KAFKA_SASL and that the network lets this machine reach the brokers'
-          : message.slice(split + 3),
+      ...(failure instanceof KafkaConnectError
+        ? { detail: failure.detail, fix: failure.fix }
+        : {
+            detail: failure.message,
+            fix: 'check KAFKA_BROKERS, KAFKA_TLS, KAFKA_SASL and that the network lets this machine reach the brokers',
+          }),
     })
   } finally {
     await admin?.disconnect().catch(() => {})
@@ -177,14 +177,13 @@ async function checkIam(
         title,
         status: 'fail',
         detail: error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error),
-        fix:
-          'give the relay AWS credentials (the ECS task role, or AWS_* variables) whose policy allows ' +
-          'kafka-cluster:Connect, DescribeCluster, CreateTopic, DescribeTopic, WriteData and WriteDataIdempotently',
+        fix: `give the relay AWS credentials (the ECS task role, or AWS_* variables) whose policy allows ${mskIamActions()}`,
       },
     }
   }
 }
 
-function noAnswer(ms: number): FactlibError {
-  return new FactlibError('TIMEOUT', `no answer within ${Math.round(ms / 1000)} s`)
+// A plain Error: connectFailure passes a FactlibError through as is, and a silent broker is "unreachable".
+function noAnswer(ms: number): Error {
+  return new Error(`no answer within ${Math.round(ms / 1000)} s`)
 }

@@ -13,7 +13,6 @@ import {
 import type { KafkaConfig } from '../../config/config.js'
 import type { Logger } from '../../observability/log.js'
 import { RateLimit } from '../../util/rate-limit.js'
-import { kafkaErrorType, rootCause } from './errors.js'
 import { type BootstrapBrokersClient, mskBootstrapBrokers } from './msk-brokers.js'
 import { type BearerToken, mskIamTokens, oauthBearerProvider, signingRegion } from './msk-iam.js'
 
@@ -150,74 +149,4 @@ export function kafkajsLogCreator(log: Logger): logCreator {
       const suppressed = limit.take(`${namespace}:${message}`)
       if (suppressed !== undefined) log.warn(message, suppressed ? { ...scoped, suppressed } : scoped)
     }
-}
-
-const TLS_TRUST_CODES = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-])
-
-/**
- * The error `start()` throws when Kafka cannot be reached or refuses the relay: what failed, where, and
- * what to change. Never includes the password.
- */
-export function connectFailure(
-  error: unknown,
-  config: KafkaConfig,
-  brokers: string[],
-  waitedMs: number,
-): FactlibError {
-  let inner = error
-  for (let depth = 0; depth < 8 && inner instanceof Error; depth++, inner = inner.cause)
-    if (inner instanceof FactlibError) return inner
-  const root = rootCause(error)
-  const type = kafkaErrorType(root)
-  const detail = redact(root instanceof Error ? root.message : String(root), config.password)
-  const where = brokers.length ? brokers.join(',') : (config.clusterArn ?? '(no brokers)')
-  const name = root instanceof Error ? root.name : ''
-  if (name === 'KafkaJSSASLAuthenticationError' || type === 'SASL_AUTHENTICATION_FAILED') {
-    const who =
-      config.sasl === 'iam'
-        ? 'MSK IAM: check the relay role may kafka-cluster:Connect to the cluster and the region is the cluster’s'
-        : `check KAFKA_USERNAME (${JSON.stringify(config.username)}), KAFKA_PASSWORD and that KAFKA_SASL=${config.sasl} is a mechanism the listener enables`
-    return new FactlibError(
-      'KAFKA_AUTH',
-      `Kafka at ${where} refused SASL authentication: ${detail}. ${who}`,
-      {
-        cause: error,
-      },
-    )
-  }
-  if (type === 'CLUSTER_AUTHORIZATION_FAILED' || type === 'TOPIC_AUTHORIZATION_FAILED')
-    return new FactlibError(
-      'KAFKA_AUTH',
-      `Kafka at ${where} does not allow this principal to produce idempotently (${type}): grant WRITE on the ` +
-        'topics and IDEMPOTENT_WRITE on the cluster (MSK IAM: kafka-cluster:WriteData, kafka-cluster:WriteDataIdempotently)',
-      { cause: error },
-    )
-  const code = (root as { code?: unknown } | null)?.code
-  let hint: string
-  if (typeof code === 'string' && TLS_TRUST_CODES.has(code))
-    hint =
-      "the broker's TLS certificate is not trusted by this process: give the CA with NODE_EXTRA_CA_CERTS, or check the host name"
-  else if (typeof code === 'string' && (code === 'EPROTO' || code.startsWith('ERR_SSL')))
-    hint = 'the listener does not speak TLS: use its TLS port or set KAFKA_TLS=false'
-  else
-    hint =
-      `check KAFKA_BROKERS (host:port of bootstrap brokers; MSK ports: 9092 plaintext, 9094 TLS, 9096 SASL/SCRAM, 9098 IAM), ` +
-      `that the network allows the relay to reach them, and that KAFKA_TLS (${config.tls ? 'on' : 'off'}) ` +
-      `and KAFKA_SASL (${config.sasl ?? 'none'}) match the listener`
-  return new FactlibError(
-    'KAFKA_UNREACHABLE',
-    `Kafka is unreachable at ${where} after ${Math.round(waitedMs / 100) / 10} s (${detail}): ${hint}`,
-    { cause: error, retriable: true },
-  )
-}
-
-function redact(text: string, secret: string | undefined): string {
-  return secret ? text.replaceAll(secret, '***') : text
 }

@@ -1,3 +1,6 @@
+import { FactlibError } from '@factlib/emit'
+import { grantHint } from './permissions.js'
+
 /**
  * What the Kafka sink does after a failed produce attempt. kafkajs' own `retriable` flag is not used:
  * it calls sequence and size errors non-retriable, and dead-lettering on that basis would lose valid facts.
@@ -36,10 +39,8 @@ const TOO_LARGE_ERRORS = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE'])
 const PROGRAMMING_ERRORS = new Set(['TypeError', 'RangeError', 'ReferenceError', 'SyntaxError'])
 
 const PERMISSION_HINTS: Record<string, string> = {
-  TOPIC_AUTHORIZATION_FAILED:
-    'the Kafka principal may not write to the topic: grant WRITE and DESCRIBE on it (MSK IAM: kafka-cluster:WriteData, kafka-cluster:DescribeTopic)',
-  CLUSTER_AUTHORIZATION_FAILED:
-    'the Kafka principal may not produce idempotently: grant IDEMPOTENT_WRITE on the cluster (MSK IAM: kafka-cluster:WriteDataIdempotently)',
+  TOPIC_AUTHORIZATION_FAILED: `the Kafka principal may not write to the topic: ${grantHint(['write', 'describeTopic'])}`,
+  CLUSTER_AUTHORIZATION_FAILED: `the Kafka principal may not produce idempotently: ${grantHint(['writeIdempotently'])}`,
   SASL_AUTHENTICATION_FAILED:
     'Kafka refused the credentials: check KAFKA_SASL, KAFKA_USERNAME, KAFKA_PASSWORD (or the IAM role)',
 }
@@ -48,8 +49,8 @@ const PERMISSION_HINTS: Record<string, string> = {
 export function rootCause(error: unknown): unknown {
   let current = error
   for (let depth = 0; depth < 8; depth++) {
-    if (kafkaErrorType(current) !== undefined) return current
-    const cause = (current as { cause?: unknown } | null)?.cause
+    if (kafkaErrorType(current) !== undefined || !(current instanceof Error)) return current
+    const { cause } = current
     if (!(cause instanceof Error) || cause === current) return current
     current = cause
   }
@@ -58,8 +59,8 @@ export function rootCause(error: unknown): unknown {
 
 /** Kafka's error name (`MESSAGE_TOO_LARGE`) when the error is a broker error, else undefined. */
 export function kafkaErrorType(error: unknown): string | undefined {
-  const type = (error as { type?: unknown } | null)?.type
-  return typeof type === 'string' && /^[A-Z_]+$/.test(type) ? type : undefined
+  if (!(error instanceof Error) || !('type' in error)) return undefined
+  return typeof error.type === 'string' && /^[A-Z_]+$/.test(error.type) ? error.type : undefined
 }
 
 /**
@@ -71,7 +72,7 @@ export function kafkaErrorType(error: unknown): string | undefined {
  * ```
  */
 export function classifyProduceError(error: unknown): ProduceFailure {
-  if (error instanceof Error && error.name === 'TopicRefusedError')
+  if (error instanceof FactlibError && error.code === 'KAFKA_TOPIC_REFUSED')
     return { action: 'retry', kind: 'topic_refused', hint: error.message }
   const root = rootCause(error)
   const type = kafkaErrorType(root)

@@ -4,10 +4,13 @@ import type { Logger } from '../../observability/log.js'
 import { invalidTopicReason } from '../../pipeline/topic.js'
 import { RateLimit } from '../../util/rate-limit.js'
 import { kafkaErrorType, rootCause } from './errors.js'
+import { grantHint } from './permissions.js'
 
-/** Thrown while a topic cannot be created or described; the message says which permission is missing. */
+/**
+ * Thrown while a topic cannot be created or described (code `KAFKA_TOPIC_REFUSED`, retriable); the message
+ * says which permission is missing.
+ */
 export class TopicRefusedError extends FactlibError {
-  override readonly name = 'TopicRefusedError'
   constructor(
     readonly topic: string,
     message: string,
@@ -118,7 +121,7 @@ function refusalHint(type: string, topic: string, partitions: number): string | 
     case 'CLUSTER_AUTHORIZATION_FAILED':
       return (
         `cannot create or describe topic "${topic}" (${type}): the Kafka principal lacks CREATE or DESCRIBE ` +
-        `permission on it; grant CREATE and DESCRIBE on the topic (MSK IAM: kafka-cluster:CreateTopic and kafka-cluster:DescribeTopic), ${createIt}`
+        `permission on it; ${grantHint(['createTopic', 'describeTopic'])}, ${createIt}`
       )
     case 'POLICY_VIOLATION':
     case 'INVALID_PARTITIONS':
@@ -132,8 +135,9 @@ function refusalHint(type: string, topic: string, partitions: number): string | 
 
 /** The broker error of a createTopics or metadata failure (kafkajs aggregates them per topic). */
 function firstCause(error: unknown): unknown {
-  const errors = (error as { errors?: unknown } | null)?.errors
-  return rootCause(Array.isArray(errors) && errors.length > 0 ? errors[0] : error)
+  const first =
+    error instanceof Error && 'errors' in error && Array.isArray(error.errors) ? error.errors[0] : undefined
+  return rootCause(first ?? error)
 }
 
 /** Why the broker refused to create `topic`, with the fix; undefined when `error` is no such refusal. */
