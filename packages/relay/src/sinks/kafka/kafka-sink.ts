@@ -1,16 +1,20 @@
+// Over 300 lines on purpose: one class whose delivery loop decides retry, recreate, split, dead-letter and
+// recheck together, with the producer and topic state those decisions share. Planning requests
+// (requests.ts), dead letters (dead-letters.ts) and error classification (errors.ts) live beside it.
 import { FactlibError } from '@factlib/emit'
-import { type Admin, type Kafka, type Message, Partitioners, type Producer } from 'kafkajs'
+import { type Admin, type Kafka, Partitioners, type Producer } from 'kafkajs'
 import type { KafkaConfig } from '../../config/config.js'
 import { type Logger, silentLogger } from '../../observability/log.js'
-import { sinkDeadLetter } from '../../pipeline/dead-letter.js'
-import { type DeadLetterReason, recordSize } from '../../pipeline/record.js'
+import type { DeadLetterReason } from '../../pipeline/record.js'
 import { RateLimit } from '../../util/rate-limit.js'
 import { Backoff, type BackoffOptions, sleep } from '../../util/retry.js'
 import { withTimeout } from '../../util/timeout.js'
 import type { SendResult, Sink, SinkReadiness, SinkRecord } from '../sink.js'
 import { createKafkaClient, type KafkaClientOptions } from './client.js'
 import { connectFailure } from './connect-failure.js'
+import { SinkDeadLetters } from './dead-letters.js'
 import { classifyProduceError, type ProduceFailure } from './errors.js'
+import { planRequests, splitRequest, topicMessages } from './requests.js'
 import { Topics } from './topics.js'
 
 /** Options of {@link KafkaSink} besides the {@link KafkaConfig}. */
@@ -37,8 +41,6 @@ export interface KafkaSinkOptions extends Omit<KafkaClientOptions, 'log'> {
   maxRecordBytes?: number
 }
 
-/** Requests are never planned smaller than this; a broker limit below it is still met by splitting. */
-const MIN_REQUEST_BYTES = 16 * 1024
 /** After this many UNKNOWN_TOPIC_OR_PARTITION in a row the producer is recreated: kafkajs keeps asking for metadata of every topic it ever wrote to, and one deleted topic fails them all. */
 const UNKNOWN_TOPIC_RECREATE_AFTER = 3
 
@@ -67,10 +69,7 @@ export class KafkaSink implements Sink {
   readonly #log: Logger
   readonly #closing = new AbortController()
   readonly #failureLogs = new RateLimit(10_000)
-  readonly #deadLetters = new WeakMap<
-    SinkRecord,
-    { reason: DeadLetterReason; original: SinkRecord; minimal: boolean }
-  >()
+  readonly #deadLetters: SinkDeadLetters
   #kafka: Kafka | undefined
   #admin: Admin | undefined
   #producer: Producer | undefined
@@ -86,6 +85,7 @@ export class KafkaSink implements Sink {
     this.#config = config
     this.#options = options
     this.#log = (options.log ?? silentLogger).child({ component: 'kafka-sink' })
+    this.#deadLetters = new SinkDeadLetters(options.dlqTopic, this.#log)
     this.#requestBytes = options.maxRequestBytes ?? 1_000_000
   }
 
@@ -189,7 +189,11 @@ export class KafkaSink implements Sink {
   }
 
   async #deliverUntil(records: SinkRecord[], signal: AbortSignal, stop: AbortSignal): Promise<SendResult> {
-    const pending = this.#plan(records)
+    const maxRecordBytes = this.#options.maxRecordBytes ?? 32 * 1024 * 1024
+    const pending = planRequests(
+      records.map((record) => this.#deadLetters.withinLimit(record, maxRecordBytes)),
+      this.#requestBytes,
+    )
     const deadLettered = new Map<SinkRecord, DeadLetterReason>()
     const backoff = new Backoff({ initialRetryTime: 300, maxRetryTime: 10_000, ...this.#options.retry })
     let unknownTopicStreak = 0
@@ -204,7 +208,7 @@ export class KafkaSink implements Sink {
         unknownTopicStreak = 0
         this.#failing = undefined
         for (const record of chunk) {
-          const letter = this.#deadLetters.get(record)
+          const letter = this.#deadLetters.of(record)
           if (letter) deadLettered.set(letter.original, letter.reason)
         }
         continue
@@ -219,15 +223,12 @@ export class KafkaSink implements Sink {
       if (failure.action === 'bug') throw error
       if (failure.action === 'split') {
         if (chunk.length > 1) {
-          const half = Math.ceil(chunk.length / 2)
-          pending.splice(0, 1, chunk.slice(0, half), chunk.slice(half))
-          this.#requestBytes = Math.max(
-            MIN_REQUEST_BYTES,
-            Math.min(this.#requestBytes, Math.floor(bytesOf(chunk) / 2)),
-          )
+          const { halves, requestBytes } = splitRequest(chunk, this.#requestBytes)
+          pending.splice(0, 1, ...halves)
+          this.#requestBytes = requestBytes
           continue
         }
-        const letter = this.#deadLetterFor(chunk[0] as SinkRecord, failure)
+        const letter = this.#deadLetters.next(chunk[0] as SinkRecord, failure)
         if (letter) {
           pending[0] = [letter]
           continue
@@ -263,7 +264,9 @@ export class KafkaSink implements Sink {
           )
         return chunk.map((record) => {
           const reason = invalid.get(record.topic)
-          return reason === undefined ? record : this.#deadLetter(record, 'invalid_topic', reason, false)
+          return reason === undefined
+            ? record
+            : this.#deadLetters.letter(record, 'invalid_topic', reason, false)
         })
       }
       const producer = this.#producer as Producer
@@ -282,69 +285,6 @@ export class KafkaSink implements Sink {
       if (error instanceof FactlibError && error.code === 'KAFKA_DLQ_INVALID') failure.hint = error.message
       return { error, failure }
     }
-  }
-
-  /** Requests of at most `#requestBytes`, in order; a record too large to ever send becomes its dead letter. */
-  #plan(records: SinkRecord[]): SinkRecord[][] {
-    const maxRecordBytes = this.#options.maxRecordBytes ?? 32 * 1024 * 1024
-    const chunks: SinkRecord[][] = []
-    let current: SinkRecord[] = []
-    let bytes = 0
-    for (let record of records) {
-      let size = recordSize(record)
-      if (size > maxRecordBytes) {
-        record = this.#deadLetter(
-          record,
-          'too_large',
-          `the record has ${size} bytes; the sink sends at most ${maxRecordBytes}`,
-          false,
-        )
-        size = recordSize(record)
-      }
-      if (current.length > 0 && bytes + size > this.#requestBytes) {
-        chunks.push(current)
-        current = []
-        bytes = 0
-      }
-      current.push(record)
-      bytes += size
-    }
-    if (current.length > 0) chunks.push(current)
-    return chunks
-  }
-
-  /** The next form of a single record that can never be produced, or undefined when there is none left. */
-  #deadLetterFor(record: SinkRecord, failure: ProduceFailure): SinkRecord | undefined {
-    const reason = failure.deadLetterReason ?? 'too_large'
-    const previous = this.#deadLetters.get(record)
-    if (previous?.minimal) {
-      failure.hint = `the dead-letter topic ${this.#options.dlqTopic} refuses even a header-only record (${failure.kind}); raise its max.message.bytes`
-      return undefined
-    }
-    const message =
-      reason === 'too_large'
-        ? `the broker refused the record as too large (${failure.kind}); its ${record.value.byteLength}-byte value is not kept`
-        : `the broker refused the topic ${JSON.stringify(record.topic)} (${failure.kind})`
-    return this.#deadLetter(previous?.original ?? record, reason, message, previous !== undefined)
-  }
-
-  #deadLetter(
-    original: SinkRecord,
-    reason: 'too_large' | 'invalid_topic',
-    message: string,
-    minimal: boolean,
-  ): SinkRecord {
-    const letter = sinkDeadLetter(original, this.#options.dlqTopic, reason, message, minimal)
-    this.#deadLetters.set(letter, { reason, original, minimal })
-    this.#log.warn('dead-lettering a record that can never be produced', {
-      reason,
-      topic: original.topic,
-      key: original.key,
-      lsn: original.headers['factlib-lsn'],
-      ceId: original.headers.ce_id,
-      detail: message,
-    })
-    return letter
   }
 
   #newProducer(): Producer {
@@ -394,28 +334,4 @@ export class KafkaSink implements Sink {
     this.#admin = undefined
     this.#kafka = undefined
   }
-}
-
-function topicMessages(chunk: SinkRecord[]): { topic: string; messages: Message[] }[] {
-  const byTopic = new Map<string, Message[]>()
-  for (const record of chunk) {
-    let messages = byTopic.get(record.topic)
-    if (!messages) {
-      messages = []
-      byTopic.set(record.topic, messages)
-    }
-    const { value } = record
-    messages.push({
-      key: record.key,
-      value: Buffer.from(value.buffer, value.byteOffset, value.byteLength),
-      headers: record.headers,
-    })
-  }
-  return [...byTopic].map(([topic, messages]) => ({ topic, messages }))
-}
-
-function bytesOf(chunk: SinkRecord[]): number {
-  let bytes = 0
-  for (const record of chunk) bytes += recordSize(record)
-  return bytes
 }
