@@ -108,4 +108,33 @@ describe('factlib emit', () => {
     )
     expect(await messagesOf(source)).toEqual([])
   })
+
+  test('with --json the invalid line is also a JSON error: code, field, rule and line', async () => {
+    const source = uniqueName('cli')
+    const { code, stdout, stderr } = await runCli(
+      ['emit', '--source', source, '--aggregate-type', 'order', '--json', '-'],
+      {
+        env: { DATABASE_URL: db.url },
+        input: [
+          JSON.stringify({ aggregateId: '1', type: 't', data: 1 }),
+          '',
+          JSON.stringify({ aggregateId: '', type: 't', data: 2 }),
+        ].join('\n'),
+      },
+    )
+    expect(code).toBe(1)
+    expect(stderr).toMatch(
+      /^factlib emit: stdin line 3: invalid fact aggregateId: required \[FACT_INVALID\]\n$/,
+    )
+    expect(JSON.parse(stdout)).toEqual({
+      error: {
+        code: 'FACT_INVALID',
+        message: 'stdin line 3: invalid fact aggregateId: required',
+        field: 'aggregateId',
+        rule: 'required',
+        line: 3,
+      },
+    })
+    expect(await messagesOf(source)).toEqual([])
+  })
 })

@@ -16,6 +16,7 @@ interface Check {
   status: 'pass' | 'warn' | 'fail'
   detail: string
   fix?: string
+  fixes?: Array<{ provider: string; name: string; fix: string }>
 }
 const parse = (stdout: string) =>
   JSON.parse(stdout) as {
@@ -65,6 +66,13 @@ describe('setup and doctor against a PostgreSQL with wal_level=replica', () => {
       'Aurora: set rds.logical_replication = 1 in the DB cluster parameter group',
     ])
       expect(walLevel.fix).toContain(provider)
+    // The same fixes as data, one per provider: what the table prints one line each.
+    const [selfManaged, ...managed] = walLevel.fixes ?? []
+    expect(selfManaged?.fix).toBe(
+      "set wal_level = logical (ALTER SYSTEM SET wal_level = 'logical') and restart PostgreSQL",
+    )
+    expect(managed).toHaveLength(5)
+    for (const { name, fix } of managed) expect(walLevel.fix).toContain(`${name}: ${fix}`)
     for (const id of ['connection', 'version', 'encoding', 'replication', 'capacity'])
       expect(byId(checks)[id]?.status).toBe('pass')
   })

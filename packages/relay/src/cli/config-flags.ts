@@ -1,3 +1,4 @@
+import type { ParseArgsConfig } from 'node:util'
 import {
   CONFIG_VARIABLES,
   type ConfigVariable,
@@ -5,6 +6,69 @@ import {
   parseConfig,
   type RelayConfig,
 } from '../config/config.js'
+
+/** What `setup` works on, and every database-side check of `doctor`. */
+export const DATABASE_VARIABLES = [
+  'DATABASE_URL',
+  'FACTLIB_SLOT',
+  'FACTLIB_PUBLICATION',
+  'FACTLIB_CREATE_SLOT',
+] as const satisfies readonly ConfigVariable[]
+
+/** What the relay sends where: the sources, the sink, Kafka's brokers, credentials and topics. */
+export const SINK_VARIABLES = [
+  'FACTLIB_SOURCES',
+  'FACTLIB_SINK',
+  'KAFKA_BROKERS',
+  'KAFKA_CLUSTER_ARN',
+  'KAFKA_SASL',
+  'KAFKA_USERNAME',
+  'KAFKA_PASSWORD',
+  'KAFKA_TLS',
+  'FACTLIB_TOPIC',
+  'FACTLIB_TOPIC_PARTITIONS',
+  'FACTLIB_DLQ_TOPIC',
+] as const satisfies readonly ConfigVariable[]
+
+/** Every configuration variable, in the order the docs list them: the flags of `factlib relay`. */
+export const ALL_VARIABLES = Object.keys(CONFIG_VARIABLES) as ConfigVariable[]
+
+type FlagOptions = NonNullable<ParseArgsConfig['options']>
+
+/** A flag of one command that is not a configuration variable: how it parses and its `--help` text. */
+export interface CommandFlag {
+  type: 'string' | 'boolean'
+  /** A string flag given more than once collects every value. */
+  multiple?: boolean
+  /** The value's placeholder in `--help`, e.g. `<name>` (string flags). */
+  value?: string
+  help: string
+}
+
+/**
+ * A command's flags from one place: the configuration variables it reads, then its own flags, as
+ * `parseArgs` options and as the `--help` lines, in the same order. `meaning` replaces a variable's text
+ * where the command uses it differently.
+ *
+ * @example
+ * ```ts
+ * const FLAGS = commandFlags(DATABASE_VARIABLES, { json: { type: 'boolean', help: 'print JSON' } })
+ * parseFlags('setup', argv, FLAGS.options)
+ * ```
+ */
+export function commandFlags(
+  variables: readonly ConfigVariable[],
+  own: Record<string, CommandFlag> = {},
+  meaning: Partial<Record<ConfigVariable, string>> = {},
+): { options: FlagOptions; help: string } {
+  const options: FlagOptions = { ...configFlagOptions(variables) }
+  const lines = variables.length ? [configFlagHelp(variables, meaning)] : []
+  for (const [name, flag] of Object.entries(own)) {
+    options[name] = flag.multiple ? { type: flag.type, multiple: true } : { type: flag.type }
+    lines.push(helpLine(`--${name}${flag.value ? ` ${flag.value}` : ''}`, flag.help))
+  }
+  return { options, help: lines.join('\n') }
+}
 
 /** `parseArgs` options for the flags of these configuration variables (`--slot`, `--kafka-brokers`, …). */
 export function configFlagOptions(variables: readonly ConfigVariable[]): Record<string, { type: 'string' }> {
@@ -21,12 +85,15 @@ export function configFlagHelp(
 ): string {
   return variables
     .map((variable) => {
-      const { doc, default: fallback } = CONFIG_VARIABLES[variable] as { doc: string; default?: string }
-      const flag = `--${flagName(variable)} <value>`
+      const { doc, default: fallback } = CONFIG_VARIABLES[variable]
       const text = meaning[variable] ?? `${doc}${fallback === undefined ? '' : ` [${fallback}]`}`
-      return `  ${flag.padEnd(28)} ${variable.padEnd(26)} ${text}`
+      return helpLine(`--${flagName(variable)} <value>`, `${variable.padEnd(26)} ${text}`)
     })
     .join('\n')
+}
+
+function helpLine(flag: string, text: string): string {
+  return `  ${flag.padEnd(28)} ${text}`
 }
 
 /** The string flags of a parsed command line, by name. */

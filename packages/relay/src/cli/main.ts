@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { FactlibError } from '@factlib/emit'
 import { ConfigError } from '../config/config.js'
+import { errorMessage } from '../util/error-fields.js'
 import { type Command, UsageError } from './command.js'
 
 // Commands load on use: `factlib emit` in a script loop should not pay for kafkajs and the relay.
@@ -47,16 +48,16 @@ const commands: Array<{ name: string; summary: string; load: () => Promise<Comma
 async function loadDevCommand(): Promise<Command> {
   const specifier = '@factlib/dev'
   try {
-    return ((await import(specifier)) as { devCommand: Command }).devCommand
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException | undefined)?.code
-    if (code !== 'ERR_MODULE_NOT_FOUND' || !String((error as Error).message).includes(specifier)) throw error
+    // Only whether the package is there: a module missing inside it is its own error, not this one.
+    import.meta.resolve(specifier)
+  } catch {
     return {
       name: 'dev',
       help: DEV_MISSING,
       run: () => Promise.reject(new FactlibError('DEV_NOT_INSTALLED', DEV_MISSING)),
     }
   }
+  return ((await import(specifier)) as { devCommand: Command }).devCommand
 }
 
 const DEV_MISSING =
@@ -99,7 +100,7 @@ export async function main(argv: string[]): Promise<number> {
     return await command.run(rest)
   } catch (error) {
     const usageMistake = error instanceof UsageError || error instanceof ConfigError
-    const message = error instanceof Error ? error.message : String(error)
+    const message = errorMessage(error)
     const code = error instanceof FactlibError ? ` [${error.code}]` : ''
     process.stderr.write(`factlib ${command.name}: ${message}${code}\n`)
     if (!(error instanceof FactlibError) && process.env.FACTLIB_DEBUG) console.error(error)

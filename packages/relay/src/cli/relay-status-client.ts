@@ -1,4 +1,5 @@
 import { FactlibError } from '@factlib/emit'
+import { errorFields, errorMessage } from '../util/error-fields.js'
 
 /** What a running relay reports on `/readyz`. */
 export interface RelayHttpStatus {
@@ -29,10 +30,11 @@ export async function fetchRelayStatus(baseUrl: string, timeoutMs = 3_000): Prom
   try {
     response = await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(timeoutMs) })
   } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause
+    // fetch() fails with "fetch failed"; why (ECONNREFUSED, a timeout) is its cause.
+    const cause = error instanceof Error && error.cause !== undefined ? error.cause : error
     throw new FactlibError(
       'RELAY_UNREACHABLE',
-      `cannot reach the relay at ${baseUrl}: ${cause?.code ?? cause?.message ?? (error as Error).message}` +
+      `cannot reach the relay at ${baseUrl}: ${errorFields(cause)?.code ?? errorMessage(cause)}` +
         ' (is it running, and is that its FACTLIB_HTTP_PORT?)',
       { cause: error, retriable: true },
     )

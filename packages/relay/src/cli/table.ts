@@ -32,9 +32,7 @@ export function checksTable(checks: readonly CheckResult[]): string {
   for (const check of checks) {
     lines.push(table([[MARK[check.status], check.title.padEnd(width), check.detail]]))
     if (check.status !== 'pass' && check.fix)
-      lines.push(
-        ...fixLines(check.fix).map((line, index) => `${pad}${index === 0 ? 'fix: ' : '     '}${line}`),
-      )
+      lines.push(...fixLines(check).map((line, index) => `${pad}${index === 0 ? 'fix: ' : '     '}${line}`))
   }
   const failed = checks.filter((check) => check.status === 'fail').length
   const warned = checks.filter((check) => check.status === 'warn').length
@@ -49,14 +47,8 @@ export function checksTable(checks: readonly CheckResult[]): string {
   return lines.join('\n')
 }
 
-const PROVIDERS = '(?:RDS|Aurora|Neon|Supabase|Cloud SQL): '
-
-/**
- * A fix for a database of unknown provenance names every provider's way, `fix (RDS: …; Aurora: …; …)`
- * (see `fixFor`): one line each reads better.
- */
-function fixLines(fix: string): string[] {
-  const match = /^(.*?) \((RDS: .*)\)$/.exec(fix)
-  if (!match?.[1] || !match[2]) return [fix]
-  return [match[1], ...match[2].split(new RegExp(`; (?=${PROVIDERS})`))]
+/** A fix that differs by provider reads better as one line each: self-managed first, then `RDS: …`. */
+function fixLines({ fix, fixes }: CheckResult): string[] {
+  if (!fixes?.length) return fix ? [fix] : []
+  return fixes.map((each, index) => (index === 0 ? each.fix : `${each.name}: ${each.fix}`))
 }

@@ -5,5 +5,11 @@
 
 export { formatBytes, formatRate, formatSeconds } from '../util/format.js'
 export { type Command, parseFlags, UsageError } from './command.js'
-export { configFlagHelp, configFlagOptions, stringFlags } from './config-flags.js'
+export {
+  type CommandFlag,
+  commandFlags,
+  configFlagHelp,
+  configFlagOptions,
+  stringFlags,
+} from './config-flags.js'
 export { RateMeter } from './relay-status-client.js'

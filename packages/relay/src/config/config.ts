@@ -1,6 +1,10 @@
 import { FactlibError } from '@factlib/emit'
+import type { LogLevel } from '../observability/log.js'
 import { DEFAULT_METRICS_NAMESPACE } from '../observability/metric-names.js'
 import { invalidTopicReason, TOPIC_NAME_RULE } from '../pipeline/topic.js'
+
+/** The levels `FACTLIB_LOG_LEVEL` accepts, least to most severe. */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const satisfies readonly LogLevel[]
 
 /** How the relay authenticates to Kafka. */
 export type KafkaSasl = 'iam' | 'plain' | 'scram-sha-256' | 'scram-sha-512'
@@ -37,6 +41,8 @@ export interface RelayConfig {
   createSlot: 'true' | 'false' | 'force'
   maxInflightBytes: number
   shutdownTimeoutMs: number
+  /** Log lines below this level are dropped. */
+  logLevel: LogLevel
 }
 
 /**
@@ -81,6 +87,7 @@ export const CONFIG_VARIABLES = {
     doc: 'memory for facts read but not yet acknowledged (their bytes plus ~1 KiB each)',
   },
   FACTLIB_SHUTDOWN_TIMEOUT: { default: '25', doc: 'seconds to finish in-flight work on SIGTERM' },
+  FACTLIB_LOG_LEVEL: { default: 'info', doc: `${LOG_LEVELS.join(', ')}; JSON lines on stderr` },
 } as const satisfies Record<string, { default: string | undefined; doc: string }>
 
 export type ConfigVariable = keyof typeof CONFIG_VARIABLES
@@ -234,6 +241,7 @@ export function parseConfig(
     createSlot: oneOf('FACTLIB_CREATE_SLOT', ['true', 'false', 'force'] as const) ?? 'true',
     maxInflightBytes: integer('FACTLIB_MAX_INFLIGHT_BYTES', 1024 * 1024, 2 ** 40),
     shutdownTimeoutMs: integer('FACTLIB_SHUTDOWN_TIMEOUT', 1, 3600) * 1000,
+    logLevel: oneOf('FACTLIB_LOG_LEVEL', LOG_LEVELS) ?? 'info',
   }
 }
 

@@ -1,3 +1,4 @@
+import { FactlibError } from '@factlib/emit'
 import { decodeEnvelope } from '@factlib/emit/envelope'
 import type { Logger } from '../observability/log.js'
 import type { RelayMetrics } from '../observability/metrics.js'
@@ -130,7 +131,9 @@ export class Pipeline implements StreamHandlers {
       envelope = decodeEnvelope(content)
     } catch (error) {
       const reason =
-        (error as { code?: string }).code === 'ENVELOPE_VERSION' ? 'unknown_version' : 'invalid_envelope'
+        error instanceof FactlibError && error.code === 'ENVELOPE_VERSION'
+          ? 'unknown_version'
+          : 'invalid_envelope'
       const message = error instanceof Error ? error.message : String(error)
       this.#enqueue(
         deadLetterRecord(options.dlqTopic, content, origin, reason, message),

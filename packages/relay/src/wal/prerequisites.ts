@@ -1,6 +1,8 @@
 import { FactlibError } from '@factlib/emit'
 import pg from 'pg'
 import { redactUrl } from '../config/config.js'
+import { errorFields, errorMessage } from '../util/error-fields.js'
+import { fixFor, type ProviderFix } from './provider-fixes.js'
 
 /** Where the database runs, as far as the fix for a failed check differs. */
 export type Provider = 'postgres' | 'rds' | 'aurora' | 'neon' | 'supabase' | 'cloudsql'
@@ -22,67 +24,20 @@ export function detectProvider(databaseUrl: string): Provider {
   return 'postgres'
 }
 
-type Fixes = Record<Provider, string>
-
-/** How to fix each prerequisite, per provider. Unknown providers get every line. */
-const FIXES = {
-  version: {
-    postgres: 'upgrade to PostgreSQL 14 or newer (pgoutput streams logical messages only from 14)',
-    rds: 'upgrade the RDS instance to PostgreSQL 14 or newer',
-    aurora: 'upgrade the Aurora cluster to PostgreSQL-compatible 14 or newer',
-    neon: 'create the project with PostgreSQL 14 or newer',
-    supabase: 'upgrade the project to PostgreSQL 14 or newer (Settings → Infrastructure)',
-    cloudsql: 'upgrade the instance to PostgreSQL 14 or newer',
-  },
-  walLevel: {
-    postgres: "set wal_level = logical (ALTER SYSTEM SET wal_level = 'logical') and restart PostgreSQL",
-    rds: 'set rds.logical_replication = 1 in the DB parameter group and reboot the instance',
-    aurora: 'set rds.logical_replication = 1 in the DB cluster parameter group and reboot the writer',
-    neon: 'enable logical replication in the Neon Console (Project settings → Logical Replication); it restarts the compute',
-    supabase: 'wal_level is logical on Supabase by default; ask Supabase support if it is not',
-    cloudsql: 'set the database flag cloudsql.logical_decoding = on and restart the instance',
-  },
-  encoding: {
-    postgres: 'create the database with ENCODING UTF8 (CREATE DATABASE app ENCODING UTF8 TEMPLATE template0)',
-    rds: 'create the database with ENCODING UTF8 (CREATE DATABASE app ENCODING UTF8 TEMPLATE template0)',
-    aurora: 'create the database with ENCODING UTF8 (CREATE DATABASE app ENCODING UTF8 TEMPLATE template0)',
-    neon: 'Neon databases are UTF8; create a new database in the Neon Console',
-    supabase: 'Supabase databases are UTF8; check that DATABASE_URL names the right database',
-    cloudsql: 'create the database with charset UTF8 (gcloud sql databases create app --charset=UTF8)',
-  },
-  replication: {
-    postgres: 'ALTER ROLE <relay role> WITH REPLICATION;',
-    rds: 'GRANT rds_replication TO <relay role>;',
-    aurora: 'GRANT rds_replication TO <relay role>;',
-    neon: 'use a role created in the Neon Console or API (they have REPLICATION), or ALTER ROLE <relay role> WITH REPLICATION;',
-    supabase: 'ALTER ROLE <relay role> WITH REPLICATION; (as postgres)',
-    cloudsql: 'ALTER ROLE <relay role> WITH REPLICATION; (as a cloudsqlsuperuser)',
-  },
-  senders: {
-    postgres: 'raise max_wal_senders and max_replication_slots (e.g. to 10) and restart PostgreSQL',
-    rds: 'raise max_wal_senders and max_replication_slots in the DB parameter group and reboot',
-    aurora:
-      'raise max_wal_senders and max_replication_slots in the DB cluster parameter group and reboot the writer',
-    neon: 'drop unused replication slots (Neon allows 10 slots and senders per project)',
-    supabase: 'drop unused replication slots, or raise the limits through Supabase support',
-    cloudsql: 'raise the max_wal_senders and max_replication_slots flags and restart the instance',
-  },
-} satisfies Record<string, Fixes>
-
-/** The fix for `check` on `provider`; for self-managed or unknown hosts, the managed providers' too. */
-export function fixFor(check: keyof typeof FIXES, provider: Provider): string {
-  const fixes = FIXES[check]
-  if (provider !== 'postgres') return fixes[provider]
-  return `${fixes.postgres} (RDS: ${fixes.rds}; Aurora: ${fixes.aurora}; Neon: ${fixes.neon}; Supabase: ${fixes.supabase}; Cloud SQL: ${fixes.cloudsql})`
-}
-
-/** One checked prerequisite. */
+/** One checked prerequisite, as `doctor` and `setup` print it (and `--json` gives it). */
 export interface CheckResult {
   id: string
   title: string
   status: 'pass' | 'fail' | 'warn'
+  /** What was found, e.g. `wal_level is 'replica': …`. */
   detail: string
+  /** How to fix a failure or a warning, in one line. */
   fix?: string
+  /**
+   * When the fix depends on where the database runs and that is not known from its host: each provider's
+   * fix, self-managed first (`fix` says the same in one line).
+   */
+  fixes?: ProviderFix[]
 }
 
 /**
@@ -132,7 +87,7 @@ export async function checkDatabase(client: pg.ClientBase, databaseUrl: string):
           title: 'PostgreSQL ≥ 14',
           status: 'fail',
           detail: `the server runs PostgreSQL ${facts.version_text}`,
-          fix: fixFor('version', provider),
+          ...fixFor('version', provider),
         },
   )
   add(
@@ -143,7 +98,7 @@ export async function checkDatabase(client: pg.ClientBase, databaseUrl: string):
           title: 'wal_level = logical',
           status: 'fail',
           detail: `wal_level is '${facts.wal_level}': facts are written to the WAL but nothing can decode them`,
-          fix: fixFor('walLevel', provider),
+          ...fixFor('walLevel', provider),
         },
   )
   add(
@@ -154,7 +109,7 @@ export async function checkDatabase(client: pg.ClientBase, databaseUrl: string):
           title: 'database encoding UTF8',
           status: 'fail',
           detail: `the database is ${facts.encoding}: text facts would be converted`,
-          fix: fixFor('encoding', provider),
+          ...fixFor('encoding', provider),
         },
   )
   const replication = await canReplicate(databaseUrl)
@@ -178,7 +133,7 @@ export async function checkDatabase(client: pg.ClientBase, databaseUrl: string):
           title: 'replication privilege',
           status: 'fail',
           detail: `role ${facts.role} (${attribute}) cannot open a replication connection: ${replication}`,
-          fix: fixFor('replication', provider).replaceAll('<relay role>', quoteIdent(facts.role)),
+          ...fixFor('replication', provider, quoteIdent(facts.role)),
         },
   )
   const slotsLeft = facts.max_slots - facts.used_slots
@@ -196,20 +151,29 @@ export async function checkDatabase(client: pg.ClientBase, databaseUrl: string):
           title: 'free replication slots and WAL senders',
           status: 'warn',
           detail: `${facts.used_slots}/${facts.max_slots} slots, ${facts.used_senders}/${facts.max_senders} senders in use: a new slot or stream may be refused`,
-          fix: fixFor('senders', provider),
+          ...fixFor('senders', provider),
         },
   )
   return results
 }
 
-/** Throw the first failed check as a FactlibError that carries its fix. */
+/** A prerequisite the relay needs failed; `check` is the failed check, with its detail and fix. */
+export class PrerequisiteError extends FactlibError {
+  override readonly name = 'PrerequisiteError'
+  declare readonly check: CheckResult
+  constructor(check: CheckResult) {
+    super(
+      `PREREQUISITE_${check.id.toUpperCase()}`,
+      `${check.title}: ${check.detail}. Fix: ${check.fix ?? 'see factlib doctor'}`,
+    )
+    this.check = check
+  }
+}
+
+/** Throw the first failed check as a {@link PrerequisiteError}. */
 export function assertChecks(results: CheckResult[]): void {
   const failed = results.find((result) => result.status === 'fail')
-  if (failed)
-    throw new FactlibError(
-      `PREREQUISITE_${failed.id.toUpperCase()}`,
-      `${failed.title}: ${failed.detail}. Fix: ${failed.fix ?? 'see factlib doctor'}`,
-    )
+  if (failed) throw new PrerequisiteError(failed)
 }
 
 /** True, or why a replication connection (what the relay streams through) was refused. */
@@ -220,18 +184,32 @@ async function canReplicate(databaseUrl: string): Promise<true | string> {
     await client.query('IDENTIFY_SYSTEM')
     return true
   } catch (error) {
-    return error instanceof Error ? error.message : String(error)
+    return errorMessage(error)
   } finally {
     await client.end().catch(() => {})
   }
 }
 
+/** The database could not be reached (`DATABASE_UNREACHABLE`): the driver's reason and what to check. */
+export class DatabaseUnreachableError extends FactlibError {
+  override readonly name = 'DatabaseUnreachableError'
+  /** The driver's own message, e.g. `connect ECONNREFUSED 127.0.0.1:5432`. */
+  declare readonly reason: string
+  /** What to check or change, e.g. `the password is wrong for this user`. */
+  declare readonly fix: string
+
+  constructor(where: string, reason: string, fix: string, options: { cause: unknown; retriable: boolean }) {
+    super('DATABASE_UNREACHABLE', `cannot connect to ${where}: ${reason} (${fix})`, options)
+    this.reason = reason
+    this.fix = fix
+  }
+}
+
 /** Explain a failure to connect, without the password. */
-export function explainConnectError(error: unknown, databaseUrl: string): FactlibError {
-  const code = (error as { code?: string } | undefined)?.code
-  const message = error instanceof Error ? error.message : String(error)
-  const where = redactUrl(databaseUrl)
-  const hint =
+export function explainConnectError(error: unknown, databaseUrl: string): DatabaseUnreachableError {
+  const code = errorFields(error)?.code
+  const reason = errorMessage(error)
+  const fix =
     code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT' || code === 'EHOSTUNREACH'
       ? 'check the host and port, and that security groups or firewalls let this machine in'
       : code === '28P01'
@@ -240,10 +218,11 @@ export function explainConnectError(error: unknown, databaseUrl: string): Factli
           ? 'pg_hba.conf (or the provider) refuses this user/host/TLS combination; managed databases usually need ?sslmode=require'
           : code === '3D000'
             ? 'the database does not exist; check the path of DATABASE_URL'
-            : /SSL|TLS|certificate/i.test(message)
+            : // pg says "The server does not support SSL connections" without a code.
+              /SSL|TLS|certificate/i.test(reason)
               ? 'TLS failed: use ?sslmode=require, or ?sslmode=verify-full with the provider CA (PGSSLROOTCERT / sslrootcert)'
               : 'check DATABASE_URL'
-  return new FactlibError('DATABASE_UNREACHABLE', `cannot connect to ${where}: ${message} (${hint})`, {
+  return new DatabaseUnreachableError(redactUrl(databaseUrl), reason, fix, {
     cause: error,
     retriable: code === 'ECONNREFUSED' || code === 'ETIMEDOUT' || code === '57P03',
   })

@@ -1,5 +1,7 @@
+import { FactlibError } from '@factlib/emit'
 import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication'
 import type { Logger } from '../observability/log.js'
+import { errorFields, errorMessage } from '../util/error-fields.js'
 import { acknowledgeArgument } from './confirmations.js'
 import { formatLsn, type Lsn, parseLsn } from './lsn.js'
 
@@ -12,9 +14,16 @@ export interface StreamHandlers {
   keepalive(walEnd: Lsn): void
 }
 
-/** A replication session could not start because another reader holds the slot. */
-export class SlotBusyError extends Error {
+/** A replication session could not start because another reader holds the slot (`SLOT_BUSY`). */
+export class SlotBusyError extends FactlibError {
   override readonly name = 'SlotBusyError'
+  constructor(slot: string, cause: unknown) {
+    // Retriable: the other reader may stop, and then this relay takes over (standby).
+    super('SLOT_BUSY', `replication slot "${slot}" is in use by another reader: ${errorMessage(cause)}`, {
+      cause,
+      retriable: true,
+    })
+  }
 }
 
 /**
@@ -144,12 +153,11 @@ export class ReplicationStream {
   }
 }
 
+/** PostgreSQL's `object_in_use`: `replication slot "…" is active for PID …`. */
+const OBJECT_IN_USE = '55006'
+
 function classify(error: unknown, slot: string): unknown {
-  const code = (error as { code?: string } | undefined)?.code
-  const message = error instanceof Error ? error.message : String(error)
-  if (code === '55006' || /is active for PID/i.test(message))
-    return new SlotBusyError(`replication slot "${slot}" is in use by another reader: ${message}`)
-  return error
+  return errorFields(error)?.code === OBJECT_IN_USE ? new SlotBusyError(slot, error) : error
 }
 
 type PgoutputMessage =

@@ -1,35 +1,32 @@
-import pg from 'pg'
-import { type ConfigVariable, type RelayConfig, redactUrl } from '../../config/config.js'
+import type pg from 'pg'
+import { type RelayConfig, redactUrl } from '../../config/config.js'
 import { checkKafka } from '../../sinks/kafka/checks.js'
+import { errorFields, errorMessage } from '../../util/error-fields.js'
 import {
   type CheckResult,
   checkConnection,
   checkDatabase,
+  DatabaseUnreachableError,
   detectProvider,
-  explainConnectError,
 } from '../../wal/prerequisites.js'
-import { checkSlot } from '../../wal/slot.js'
+import { checkSlot } from '../../wal/slot-checks.js'
 import { type Command, parseFlags } from '../command.js'
-import { configFlagHelp, configFlagOptions, inspectConfig, stringFlags } from '../config-flags.js'
+import {
+  commandFlags,
+  DATABASE_VARIABLES,
+  inspectConfig,
+  SINK_VARIABLES,
+  stringFlags,
+} from '../config-flags.js'
+import { connectDatabase } from '../connect.js'
 import { checksTable } from '../table.js'
 
-const CONFIG: ConfigVariable[] = [
-  'DATABASE_URL',
-  'FACTLIB_SLOT',
-  'FACTLIB_PUBLICATION',
-  'FACTLIB_CREATE_SLOT',
-  'FACTLIB_SOURCES',
-  'FACTLIB_SINK',
-  'KAFKA_BROKERS',
-  'KAFKA_CLUSTER_ARN',
-  'KAFKA_SASL',
-  'KAFKA_USERNAME',
-  'KAFKA_PASSWORD',
-  'KAFKA_TLS',
-  'FACTLIB_TOPIC',
-  'FACTLIB_TOPIC_PARTITIONS',
-  'FACTLIB_DLQ_TOPIC',
-]
+const FLAGS = commandFlags([...DATABASE_VARIABLES, ...SINK_VARIABLES], {
+  json: {
+    type: 'boolean',
+    help: 'print {"ok", "checks": [{"id","title","status","detail","fix","fixes"}]}',
+  },
+})
 
 export const doctorCommand: Command = {
   name: 'doctor',
@@ -44,8 +41,7 @@ Prints one row per check and a fix under each failure or warning. Changes nothin
 fails (warnings do not fail), 0 otherwise.
 
 Flags:
-${configFlagHelp(CONFIG)}
-  --json                       print {"ok", "checks": [{"id","title","status","detail","fix"}]}
+${FLAGS.help}
 
 Examples:
   DATABASE_URL=postgres://relay@db:5432/app KAFKA_BROKERS=kafka:9092 factlib doctor
@@ -53,7 +49,7 @@ Examples:
   KAFKA_CLUSTER_ARN=arn:aws:kafka:eu-west-1:123456789012:cluster/facts/abc KAFKA_SASL=iam factlib doctor`,
 
   async run(argv) {
-    const { values } = parseFlags('doctor', argv, { ...configFlagOptions(CONFIG), json: { type: 'boolean' } })
+    const { values } = parseFlags('doctor', argv, FLAGS.options)
     const config = inspectConfig(stringFlags(values))
     const checks = [...(await checkPostgres(config)), ...(await checkKafka(config))]
     const ok = checks.every((check) => check.status !== 'fail')
@@ -74,18 +70,18 @@ Examples:
 }
 
 async function checkPostgres(config: RelayConfig): Promise<CheckResult[]> {
-  const client = new pg.Client({ connectionString: config.databaseUrl, application_name: 'factlib-doctor' })
-  client.on('error', () => {})
+  let client: pg.Client
   try {
-    await client.connect()
+    client = await connectDatabase(config.databaseUrl, 'doctor')
   } catch (error) {
+    if (!(error instanceof DatabaseUnreachableError)) throw error
     return [
       {
         id: 'connection',
         title: 'connection',
         status: 'fail',
-        detail: explainConnectError(error, config.databaseUrl).message,
-        fix: 'correct DATABASE_URL (host, port, user, password, database, sslmode) or the network path; the rest of the database checks need a connection',
+        detail: `cannot connect to ${redactUrl(config.databaseUrl)}: ${error.reason}`,
+        fix: `${error.fix}; the rest of the database checks need a connection`,
       },
     ]
   }
@@ -94,12 +90,12 @@ async function checkPostgres(config: RelayConfig): Promise<CheckResult[]> {
     try {
       results.push(...(await check()))
     } catch (error) {
-      const { message, code } = error as { message: string; code?: string }
+      const code = errorFields(error)?.code
       results.push({
         id,
         title,
         status: 'fail',
-        detail: `the check itself failed: ${message}${code ? ` (SQLSTATE ${code})` : ''}`,
+        detail: `the check itself failed: ${errorMessage(error)}${code ? ` (SQLSTATE ${code})` : ''}`,
         fix: 'run doctor as a role that can read pg_settings, pg_roles and pg_replication_slots',
       })
     }

@@ -1,11 +1,12 @@
-import { CONFIG_VARIABLES, type ConfigVariable, flagName, parseConfig } from '../../config/config.js'
-import { jsonLogger, type LogLevel } from '../../observability/log.js'
+import { parseConfig } from '../../config/config.js'
+import { jsonLogger } from '../../observability/log.js'
 import { RelayMetrics } from '../../observability/metrics.js'
 import { startRelay } from '../../relay/start-relay.js'
 import { createSink } from '../../sinks/create-sink.js'
 import { type Command, parseFlags } from '../command.js'
+import { ALL_VARIABLES, commandFlags, stringFlags } from '../config-flags.js'
 
-const variables = Object.keys(CONFIG_VARIABLES) as ConfigVariable[]
+const FLAGS = commandFlags(ALL_VARIABLES)
 
 export const relayCommand: Command = {
   name: 'relay',
@@ -16,15 +17,8 @@ after Kafka acknowledged it. Configured by environment variables or the flags be
 variable counts as unset). Serves /healthz, /readyz and /metrics on FACTLIB_HTTP_PORT. SIGTERM or Ctrl-C
 finishes what is in flight and exits 0.
 
-${variables
-  .map(
-    (variable) =>
-      `  --${flagName(variable).padEnd(20)} ${variable.padEnd(26)} ${CONFIG_VARIABLES[variable].doc}${
-        CONFIG_VARIABLES[variable].default === undefined ? '' : ` [${CONFIG_VARIABLES[variable].default}]`
-      }`,
-  )
-  .join('\n')}
-  --log-level <level>   FACTLIB_LOG_LEVEL            debug, info, warn, error [info]
+Flags:
+${FLAGS.help}
 
 Examples:
   DATABASE_URL=postgres://relay:secret@db:5432/app KAFKA_BROKERS=kafka:9092 factlib relay
@@ -32,14 +26,9 @@ Examples:
   KAFKA_CLUSTER_ARN=arn:aws:kafka:eu-west-1:123456789012:cluster/facts/abc KAFKA_SASL=iam factlib relay`,
 
   async run(argv) {
-    const { values } = parseFlags('relay', argv, {
-      ...Object.fromEntries(variables.map((variable) => [flagName(variable), { type: 'string' as const }])),
-      'log-level': { type: 'string' },
-    })
-    const flags = values as Record<string, string | undefined>
-    const config = parseConfig(process.env, flags)
-    const level = (flags['log-level'] ?? process.env.FACTLIB_LOG_LEVEL ?? 'info') as LogLevel
-    const log = jsonLogger({ level }).child({ component: 'relay' })
+    const { values } = parseFlags('relay', argv, FLAGS.options)
+    const config = parseConfig(process.env, stringFlags(values))
+    const log = jsonLogger({ level: config.logLevel }).child({ component: 'relay' })
     const metrics = new RelayMetrics()
     const sink = createSink(config, { log, metrics })
     const relay = await startRelay(config, { log, sink, metrics })

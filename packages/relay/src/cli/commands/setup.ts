@@ -1,26 +1,24 @@
 import { FactlibError } from '@factlib/emit'
-import pg from 'pg'
-import { type ConfigVariable, redactUrl } from '../../config/config.js'
+import type pg from 'pg'
+import { redactUrl } from '../../config/config.js'
 import { silentLogger } from '../../observability/log.js'
 import { formatLsn } from '../../wal/lsn.js'
-import {
-  checkDatabase,
-  detectProvider,
-  explainConnectError,
-  quoteIdent,
-  relayRoleSql,
-} from '../../wal/prerequisites.js'
+import { checkDatabase, detectProvider, quoteIdent, relayRoleSql } from '../../wal/prerequisites.js'
 import { ensureSlot, readSlot, setupSql } from '../../wal/slot.js'
 import { type Command, parseFlags, UsageError } from '../command.js'
-import { configFlagHelp, configFlagOptions, inspectConfig, stringFlags } from '../config-flags.js'
+import { commandFlags, DATABASE_VARIABLES, inspectConfig, stringFlags } from '../config-flags.js'
+import { connectDatabase } from '../connect.js'
 import { checksTable } from '../table.js'
 
-const CONFIG: ConfigVariable[] = [
-  'DATABASE_URL',
-  'FACTLIB_SLOT',
-  'FACTLIB_PUBLICATION',
-  'FACTLIB_CREATE_SLOT',
-]
+const FLAGS = commandFlags(DATABASE_VARIABLES, {
+  role: { type: 'string', value: '<name>', help: 'the relay role in the printed SQL [factlib_relay]' },
+  'dry-run': { type: 'boolean', help: 'print the SQL only; connects to nothing (DATABASE_URL optional)' },
+  drop: {
+    type: 'boolean',
+    help: 'remove the slot and publication instead (refused while a relay streams)',
+  },
+  json: { type: 'boolean', help: 'print {"ok","checks","created","sql"} (with --drop: {"dropped"})' },
+})
 
 export const setupCommand: Command = {
   name: 'setup',
@@ -34,11 +32,7 @@ Supabase, Cloud SQL), then exits 1. Also prints the SQL of a least-privilege rol
 REPLICATION, CONNECT; nothing else). Run it once as an administrator; then the relay needs no more.
 
 Flags:
-${configFlagHelp(CONFIG)}
-  --role <name>                the relay role in the printed SQL [factlib_relay]
-  --dry-run                    print the SQL only; connects to nothing (DATABASE_URL optional)
-  --drop                       remove the slot and publication instead (refused while a relay streams)
-  --json                       print {"ok","checks","created","sql"} (with --drop: {"dropped"})
+${FLAGS.help}
 
 Examples:
   DATABASE_URL=postgres://admin@db:5432/app factlib setup
@@ -47,13 +41,7 @@ Examples:
   factlib setup --drop --slot orders --publication orders`,
 
   async run(argv) {
-    const { values } = parseFlags('setup', argv, {
-      ...configFlagOptions(CONFIG),
-      role: { type: 'string' },
-      'dry-run': { type: 'boolean' },
-      drop: { type: 'boolean' },
-      json: { type: 'boolean' },
-    })
+    const { values } = parseFlags('setup', argv, FLAGS.options)
     const flags = stringFlags(values)
     const role = flags.role ?? 'factlib_relay'
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(role))
@@ -87,11 +75,7 @@ Examples:
 
     const config = inspectConfig(flags)
     const provider = detectProvider(config.databaseUrl)
-    const client = new pg.Client({ connectionString: config.databaseUrl, application_name: 'factlib-setup' })
-    client.on('error', () => {})
-    await client.connect().catch((error: unknown) => {
-      throw explainConnectError(error, config.databaseUrl)
-    })
+    const client = await connectDatabase(config.databaseUrl, 'setup')
     try {
       if (values.drop) return await drop(client, config.slot, config.publication, json)
       const database = (await client.query<{ db: string }>('select current_database() as db')).rows[0]?.db

@@ -1,16 +1,30 @@
 import { FactlibError } from '@factlib/emit'
-import pg from 'pg'
-import { type ConfigVariable, redactUrl } from '../../config/config.js'
+import type pg from 'pg'
+import { redactUrl } from '../../config/config.js'
+import { errorMessage } from '../../util/error-fields.js'
 import { formatBytes, formatRate, formatSeconds } from '../../util/format.js'
 import { formatLsn } from '../../wal/lsn.js'
-import { explainConnectError } from '../../wal/prerequisites.js'
 import { readSlot } from '../../wal/slot.js'
 import { type Command, parseFlags, UsageError } from '../command.js'
-import { configFlagHelp, configFlagOptions, inspectConfig, stringFlags } from '../config-flags.js'
+import { commandFlags, inspectConfig, stringFlags } from '../config-flags.js'
+import { connectDatabase } from '../connect.js'
 import { fetchRelayStatus, RateMeter, type RelayHttpStatus, relayBaseUrl } from '../relay-status-client.js'
 import { table } from '../table.js'
 
-const CONFIG: ConfigVariable[] = ['DATABASE_URL', 'FACTLIB_SLOT', 'FACTLIB_HTTP_PORT']
+const FLAGS = commandFlags(
+  ['DATABASE_URL', 'FACTLIB_SLOT', 'FACTLIB_HTTP_PORT'],
+  {
+    'relay-url': {
+      type: 'string',
+      value: '<url>',
+      help: "the relay's HTTP base URL, e.g. http://relay.internal:8080 (instead of --http-port)",
+    },
+    watch: { type: 'boolean', help: 'refresh every --interval seconds (in place on a terminal)' },
+    interval: { type: 'string', value: '<s>', help: 'seconds between refreshes [2]' },
+    json: { type: 'boolean', help: 'print the report as JSON (one line per refresh with --watch)' },
+  },
+  { FACTLIB_HTTP_PORT: "the relay's HTTP port on this machine, to add its throughput and readiness" },
+)
 
 /** What `factlib status` reports; `--json` prints exactly this. */
 export interface StatusReport {
@@ -52,11 +66,7 @@ URL) it adds the relay's throughput and readiness. Exits 1 when the slot is miss
 is given and not ready; 0 otherwise. --watch refreshes until Ctrl-C.
 
 Flags:
-${configFlagHelp(CONFIG, { FACTLIB_HTTP_PORT: "the relay's HTTP port on this machine, to add its throughput and readiness" })}
-  --relay-url <url>            the relay's HTTP base URL, e.g. http://relay.internal:8080 (instead of --http-port)
-  --watch                      refresh every --interval seconds (in place on a terminal)
-  --interval <s>               seconds between refreshes [2]
-  --json                       print the report as JSON (one line per refresh with --watch)
+${FLAGS.help}
 
 Examples:
   DATABASE_URL=postgres://relay@db:5432/app factlib status
@@ -64,13 +74,7 @@ Examples:
   factlib status --json | jq .slot.lagBytes`,
 
   async run(argv) {
-    const { values } = parseFlags('status', argv, {
-      ...configFlagOptions(CONFIG),
-      'relay-url': { type: 'string' },
-      watch: { type: 'boolean' },
-      interval: { type: 'string' },
-      json: { type: 'boolean' },
-    })
+    const { values } = parseFlags('status', argv, FLAGS.options)
     const flags = stringFlags(values)
     const interval = Number(flags.interval ?? '2')
     if (!/^\d+(\.\d+)?$/.test(flags.interval ?? '2') || interval < 0.2 || interval > 3600)
@@ -88,11 +92,7 @@ Examples:
     const json = values.json === true
     const rate = new RateMeter(Math.max(5_000, interval * 3_000))
 
-    const client = new pg.Client({ connectionString: config.databaseUrl, application_name: 'factlib-status' })
-    client.on('error', () => {})
-    await client.connect().catch((error: unknown) => {
-      throw explainConnectError(error, config.databaseUrl)
-    })
+    const client = await connectDatabase(config.databaseUrl, 'status')
     const report = async (): Promise<StatusReport> => {
       const relay = relayUrl ? await readRelay(relayUrl, rate) : undefined
       return {
@@ -134,8 +134,8 @@ Examples:
             : `${render(result)}\n${new Date().toLocaleTimeString()} · every ${interval} s · Ctrl-C quits`
         } catch (error) {
           text = json
-            ? JSON.stringify({ time: new Date().toISOString(), error: (error as Error).message })
-            : `cannot read the status: ${(error as Error).message}`
+            ? JSON.stringify({ time: new Date().toISOString(), error: errorMessage(error) })
+            : `cannot read the status: ${errorMessage(error)}`
         }
         process.stdout.write(inPlace ? `\x1b[H\x1b[2J${text}\n` : `${text}\n${json ? '' : '\n'}`)
         await new Promise<void>((resolve) => {
@@ -191,7 +191,7 @@ async function readRelay(
   try {
     status = await fetchRelayStatus(url)
   } catch (error) {
-    return { report: { url, reachable: false, error: (error as Error).message } }
+    return { report: { url, reachable: false, error: errorMessage(error) } }
   }
   rate.add(status.relayed ?? 0)
   return {

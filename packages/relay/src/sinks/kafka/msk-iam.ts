@@ -1,4 +1,5 @@
 import { FactlibError } from '@factlib/emit'
+import { mskIamActions } from './permissions.js'
 
 /** A bearer token and when it expires (ms since the epoch), as `aws-msk-iam-sasl-signer-js` returns it. */
 export interface BearerToken {
@@ -66,7 +67,7 @@ export function mskIamTokens(options: {
       throw new FactlibError(
         'KAFKA_AUTH',
         `could not sign an MSK IAM token for region ${options.region}: ${error instanceof Error ? error.message : error}. ` +
-          'The relay needs AWS credentials (the ECS task role, or AWS_* variables) allowed kafka-cluster:Connect',
+          `The relay needs AWS credentials (the ECS task role, or AWS_* variables) allowed ${mskIamActions(['connect'])}`,
         { cause: error, retriable: true },
       )
     }
