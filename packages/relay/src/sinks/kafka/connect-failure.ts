@@ -2,6 +2,7 @@ import { FactlibError } from '@factlib/emit'
 // kafkajs is CommonJS and spreads its error classes into its exports: Node finds them only on the default.
 import kafkajs from 'kafkajs'
 import type { KafkaConfig } from '../../config/config.js'
+import { errorFields } from '../../util/error-fields.js'
 import { kafkaErrorType, rootCause } from './errors.js'
 import { grantHint, mskIamActions } from './permissions.js'
 
@@ -104,7 +105,7 @@ export function connectFailure(
       grantHint(['write', 'writeIdempotently']),
     )
   const detail = `Kafka is unreachable at ${where} after ${Math.round(waitedMs / 100) / 10} s (${said})`
-  const code = systemErrorCode(root)
+  const code = errorFields(root)?.code
   if (code !== undefined && TLS_TRUST_CODES.has(code))
     return failure(
       'tls_untrusted',
@@ -124,11 +125,6 @@ export function connectFailure(
       `that the network allows the relay to reach them, and that KAFKA_TLS (${config.tls ? 'on' : 'off'}) ` +
       `and KAFKA_SASL (${config.sasl ?? 'none'}) match the listener`,
   )
-}
-
-/** Node's code of a system or TLS error (`ECONNREFUSED`, `SELF_SIGNED_CERT_IN_CHAIN`). */
-function systemErrorCode(error: unknown): string | undefined {
-  return error instanceof Error && 'code' in error && typeof error.code === 'string' ? error.code : undefined
 }
 
 function redact(text: string, secret: string | undefined): string {
