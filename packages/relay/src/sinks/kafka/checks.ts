@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { Admin } from 'kafkajs'
 import type { RelayConfig } from '../../config/config.js'
 import { type Logger, silentLogger } from '../../observability/log.js'
+import { errorMessage } from '../../util/error-fields.js'
 import { withTimeout } from '../../util/timeout.js'
 import type { CheckResult } from '../../wal/prerequisites.js'
 import { createKafkaClient } from './client.js'
@@ -76,7 +77,7 @@ export async function checkKafka(
         id: 'kafka_topics',
         title: 'Kafka topics can exist',
         status: 'fail' as const,
-        detail: `listing or validating topics failed: ${error instanceof Error ? error.message : String(error)}`,
+        detail: `listing or validating topics failed: ${errorMessage(error)}`,
         fix: 'check that the principal may DESCRIBE the cluster and its topics, then run doctor again',
       })),
     )
@@ -176,7 +177,7 @@ async function checkIam(
         id: 'msk_iam',
         title,
         status: 'fail',
-        detail: error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error),
+        detail: errorMessage(error).split('\n')[0] ?? '',
         fix: `give the relay AWS credentials (the ECS task role, or AWS_* variables) whose policy allows ${mskIamActions()}`,
       },
     }

@@ -2,7 +2,7 @@ import { FactlibError } from '@factlib/emit'
 // kafkajs is CommonJS and spreads its error classes into its exports: Node finds them only on the default.
 import kafkajs from 'kafkajs'
 import type { KafkaConfig } from '../../config/config.js'
-import { errorFields } from '../../util/error-fields.js'
+import { errorFields, errorMessage } from '../../util/error-fields.js'
 import { kafkaErrorType, rootCause } from './errors.js'
 import { grantHint, mskIamActions } from './permissions.js'
 
@@ -85,7 +85,7 @@ export function connectFailure(
     if (inner instanceof FactlibError) return inner
   const root = rootCause(error)
   const type = kafkaErrorType(root)
-  const said = redact(root instanceof Error ? root.message : String(root), config.password)
+  const said = redact(errorMessage(root), config.password)
   const where = brokers.length ? brokers.join(',') : (config.clusterArn ?? '(no brokers)')
   const failure = (problem: KafkaConnectProblem, detail: string, fix: string) =>
     new KafkaConnectError({ brokers, problem, detail, fix }, error)

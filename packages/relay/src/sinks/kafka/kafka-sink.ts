@@ -6,6 +6,7 @@ import { type Admin, type Kafka, Partitioners, type Producer } from 'kafkajs'
 import type { KafkaConfig } from '../../config/config.js'
 import { type Logger, silentLogger } from '../../observability/log.js'
 import type { DeadLetterReason } from '../../pipeline/record.js'
+import { errorMessage } from '../../util/error-fields.js'
 import { RateLimit } from '../../util/rate-limit.js'
 import { Backoff, type BackoffOptions, sleep } from '../../util/retry.js'
 import { withTimeout } from '../../util/timeout.js'
@@ -235,8 +236,7 @@ export class KafkaSink implements Sink {
         }
       }
       this.#failing =
-        failure.hint ??
-        `producing to Kafka fails (${failure.kind}: ${error instanceof Error ? error.message : error}); retrying`
+        failure.hint ?? `producing to Kafka fails (${failure.kind}: ${errorMessage(error)}); retrying`
       if (failure.action === 'recreate') await this.#recreateProducer(failure.kind)
       if (failure.action === 'recheck_topics') {
         this.#topics?.forget(chunk.map((record) => record.topic))

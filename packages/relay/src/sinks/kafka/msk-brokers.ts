@@ -1,6 +1,7 @@
 import type { GetBootstrapBrokersCommand, GetBootstrapBrokersCommandOutput } from '@aws-sdk/client-kafka'
 import { FactlibError } from '@factlib/emit'
 import type { KafkaSasl } from '../../config/config.js'
+import { errorMessage } from '../../util/error-fields.js'
 import { regionFromArn } from './msk-iam.js'
 
 /** The part of `@aws-sdk/client-kafka`'s `KafkaClient` the lookup uses; tests pass their own. */
@@ -32,7 +33,7 @@ export async function mskBootstrapBrokers(
   } catch (error) {
     throw new FactlibError(
       'KAFKA_BROKERS_LOOKUP',
-      `could not look up the bootstrap brokers of ${clusterArn}: ${error instanceof Error ? error.message : error}. ` +
+      `could not look up the bootstrap brokers of ${clusterArn}: ${errorMessage(error)}. ` +
         'Allow kafka:GetBootstrapBrokers on the cluster for the relay, or set KAFKA_BROKERS',
       { cause: error, retriable: true },
     )

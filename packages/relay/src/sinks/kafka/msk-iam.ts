@@ -1,4 +1,5 @@
 import { FactlibError } from '@factlib/emit'
+import { errorMessage } from '../../util/error-fields.js'
 import { mskIamActions } from './permissions.js'
 
 /** A bearer token and when it expires (ms since the epoch), as `aws-msk-iam-sasl-signer-js` returns it. */
@@ -66,7 +67,7 @@ export function mskIamTokens(options: {
     } catch (error) {
       throw new FactlibError(
         'KAFKA_AUTH',
-        `could not sign an MSK IAM token for region ${options.region}: ${error instanceof Error ? error.message : error}. ` +
+        `could not sign an MSK IAM token for region ${options.region}: ${errorMessage(error)}. ` +
           `The relay needs AWS credentials (the ECS task role, or AWS_* variables) allowed ${mskIamActions(['connect'])}`,
         { cause: error, retriable: true },
       )
