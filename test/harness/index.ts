@@ -4,6 +4,8 @@ import ws from 'ws'
 import { type KafkaBroker, type KafkaOptions, startKafka } from './kafka.js'
 import { createDatabase, startPostgres, type TestDatabase, type TestPostgres } from './postgres.js'
 
+// One port probe for every test: @factlib/dev's, which `factlib dev` and the embedded PostgreSQL use.
+export { freePort, probePort } from '@factlib/dev/embedded-postgres'
 export { ensureKafkaJars, KAFKA_VERSION, type KafkaBroker, startKafka } from './kafka.js'
 export { uniqueName } from './names.js'
 export {

