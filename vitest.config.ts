@@ -13,6 +13,7 @@ export default defineConfig({
       project('harness', ['test/**/*.test.ts']),
       project('emit', ['packages/emit/test/**/*.test.ts']),
       project('relay', ['packages/relay/test/**/*.test.ts']),
+      project('dev', ['packages/dev/test/**/*.test.ts']),
       project('infra', ['infra/test/**/*.test.ts']),
       project('examples', ['examples/**/*.test.ts']),
     ],

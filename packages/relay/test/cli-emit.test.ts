@@ -1,8 +1,8 @@
 import { decodeEnvelope } from '@factlib/emit'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { runCli } from '../../../test/harness/cli.js'
 import { freshDatabase, uniqueName } from '../../../test/harness/index.js'
 import { createWalReader, type WalReader } from '../../../test/harness/wal.js'
-import { runCli } from './cli-support.js'
 
 const db = await freshDatabase('cli_emit')
 let wal: WalReader

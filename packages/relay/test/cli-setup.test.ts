@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest'
+import { runCli, startRelayProcess } from '../../../test/harness/cli.js'
 import {
   freshDatabase,
   kafkaBrokers,
@@ -7,8 +8,6 @@ import {
   uniqueName,
   withClient,
 } from '../../../test/harness/index.js'
-import { runCli } from './cli-support.js'
-import { startRelayProcess } from './support/relay-process.js'
 
 interface Check {
   id: string

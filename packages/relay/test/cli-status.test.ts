@@ -1,9 +1,8 @@
 import { createEmitter } from '@factlib/emit'
 import pg from 'pg'
 import { afterAll, describe, expect, test } from 'vitest'
+import { cli, runCli, start, startRelayProcess } from '../../../test/harness/cli.js'
 import { freshDatabase, uniqueName, waitFor } from '../../../test/harness/index.js'
-import { cli, runCli, start } from './cli-support.js'
-import { startRelayProcess } from './support/relay-process.js'
 
 interface Report {
   slot: {

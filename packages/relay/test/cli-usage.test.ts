@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { runCli } from './cli-support.js'
+import { runCli } from '../../../test/harness/cli.js'
 
 const COMMANDS = ['dev', 'emit', 'setup', 'doctor', 'status', 'relay']
 /** A complete `factlib emit` but for its content, which each case adds or gets wrong. */

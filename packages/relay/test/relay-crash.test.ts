@@ -2,10 +2,10 @@ import { randomInt } from 'node:crypto'
 import { createEmitter } from '@factlib/emit'
 import pg from 'pg'
 import { describe, expect, test } from 'vitest'
+import { relayEnv, startRelayProcess } from '../../../test/harness/cli.js'
 import { freshDatabase, kafkaBrokers, kafkaUnavailable, uniqueName } from '../../../test/harness/index.js'
 import { createWalReader } from '../../../test/harness/wal.js'
 import { createTopics, readTopics } from './support/kafka.js'
-import { relayEnv, startRelayProcess } from './support/relay-process.js'
 
 const CRASHES = 20
 const MAX_INFLIGHT_BYTES = 1024 * 1024

@@ -3,6 +3,7 @@ import { createEmitter, type Fact } from '@factlib/emit'
 import { encodeEnvelope } from '@factlib/emit/envelope'
 import pg from 'pg'
 import { afterAll, describe, expect, test } from 'vitest'
+import { startRelayProcess } from '../../../test/harness/cli.js'
 import {
   freshDatabase,
   kafkaBrokers,
@@ -12,7 +13,6 @@ import {
 } from '../../../test/harness/index.js'
 import { createWalReader } from '../../../test/harness/wal.js'
 import { type Consumed, readTopics } from './support/kafka.js'
-import { startRelayProcess } from './support/relay-process.js'
 import { currentWalLsn, waitForConfirmed } from './support/slot.js'
 
 const stops: Array<() => Promise<unknown>> = []

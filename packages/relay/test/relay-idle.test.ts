@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest'
+import { relayEnv, startRelayProcess } from '../../../test/harness/cli.js'
 import {
   kafkaUnavailable,
   privatePostgres,
@@ -6,7 +7,6 @@ import {
   waitFor,
   withClient,
 } from '../../../test/harness/index.js'
-import { relayEnv, startRelayProcess } from './support/relay-process.js'
 
 // Its own server: the WAL other tests write would otherwise hide what this slot retains.
 const server = privatePostgres()

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { createEmitter } from '@factlib/emit'
 import { describe, expect, test } from 'vitest'
+import { relayEnv, startRelayProcess } from '../../../test/harness/cli.js'
 import {
   kafkaUnavailable,
   privateKafka,
@@ -12,7 +13,6 @@ import {
 import { createWalReader } from '../../../test/harness/wal.js'
 import { parseLsn } from '../src/wal/lsn.js'
 import { readTopics } from './support/kafka.js'
-import { relayEnv, startRelayProcess } from './support/relay-process.js'
 import { confirmedFlush } from './support/slot.js'
 
 const MAX_INFLIGHT_BYTES = 2 * 1024 * 1024

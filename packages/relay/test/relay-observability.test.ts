@@ -1,6 +1,7 @@
 import { PassThrough } from 'node:stream'
 import { createEmitter } from '@factlib/emit'
 import { describe, expect, test } from 'vitest'
+import { relayEnv, startRelayProcess } from '../../../test/harness/cli.js'
 import {
   freshDatabase,
   kafkaBrokers,
@@ -17,7 +18,6 @@ import { RelayMetrics } from '../src/observability/metrics.js'
 import { startRelay } from '../src/relay/start-relay.js'
 import { StdoutSink } from '../src/sinks/stdout.js'
 import { readTopics } from './support/kafka.js'
-import { relayEnv, startRelayProcess } from './support/relay-process.js'
 import { invalidateSlot } from './support/slot.js'
 
 describe.skipIf(kafkaUnavailable())('observability', () => {

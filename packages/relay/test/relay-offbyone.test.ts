@@ -1,6 +1,7 @@
 import { createEmitter } from '@factlib/emit'
 import pg from 'pg'
 import { describe, expect, test } from 'vitest'
+import { relayEnv, startRelayProcess } from '../../../test/harness/cli.js'
 import {
   kafkaBrokers,
   kafkaUnavailable,
@@ -12,7 +13,6 @@ import {
 import { createWalReader } from '../../../test/harness/wal.js'
 import { parseLsn } from '../src/wal/lsn.js'
 import { createTopics, readTopics } from './support/kafka.js'
-import { relayEnv, startRelayProcess } from './support/relay-process.js'
 import { confirmedFlush } from './support/slot.js'
 
 // PostgreSQL skips, after a restart, every transaction whose commit record starts before the confirmed

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest'
+import { startRelayProcess } from '../../../test/harness/cli.js'
 import { freshDatabase, privatePostgres, uniqueName, withClient } from '../../../test/harness/index.js'
-import { startRelayProcess } from './support/relay-process.js'
 
 const stderrOf = (logs: Array<Record<string, unknown>>) =>
   logs.map((log) => String(log.raw ?? log.msg)).join('\n')

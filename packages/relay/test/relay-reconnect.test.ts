@@ -1,5 +1,6 @@
 import { createEmitter } from '@factlib/emit'
 import { describe, expect, test } from 'vitest'
+import { relayEnv, startRelayProcess } from '../../../test/harness/cli.js'
 import {
   kafkaBrokers,
   kafkaUnavailable,
@@ -9,7 +10,6 @@ import {
   withClient,
 } from '../../../test/harness/index.js'
 import { readTopics } from './support/kafka.js'
-import { relayEnv, startRelayProcess } from './support/relay-process.js'
 
 const server = privatePostgres()
 

@@ -1,10 +1,10 @@
 import { createEmitter } from '@factlib/emit'
 import pg from 'pg'
 import { describe, expect, test } from 'vitest'
+import { relayEnv, startRelayProcess } from '../../../test/harness/cli.js'
 import { freshDatabase, kafkaBrokers, kafkaUnavailable, uniqueName } from '../../../test/harness/index.js'
 import { formatLsn, parseLsn } from '../src/wal/lsn.js'
 import { createTopics, readTopics, totalRecords } from './support/kafka.js'
-import { relayEnv, startRelayProcess } from './support/relay-process.js'
 import { confirmedFlush } from './support/slot.js'
 
 describe.skipIf(kafkaUnavailable())('graceful shutdown', () => {

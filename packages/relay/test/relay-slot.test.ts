@@ -1,5 +1,6 @@
 import { createEmitter } from '@factlib/emit'
 import { describe, expect, test } from 'vitest'
+import { relayEnv, startRelayProcess } from '../../../test/harness/cli.js'
 import {
   freshDatabase,
   kafkaUnavailable,
@@ -7,7 +8,6 @@ import {
   waitFor,
   withClient,
 } from '../../../test/harness/index.js'
-import { relayEnv, startRelayProcess } from './support/relay-process.js'
 import { invalidateSlot } from './support/slot.js'
 
 const stderrOf = (logs: Array<Record<string, unknown>>) =>

@@ -1,5 +1,6 @@
 import { createEmitter } from '@factlib/emit'
 import { describe, expect, test } from 'vitest'
+import { relayEnv, startRelayProcess } from '../../../test/harness/cli.js'
 import {
   freshDatabase,
   kafkaBrokers,
@@ -8,7 +9,6 @@ import {
   withClient,
 } from '../../../test/harness/index.js'
 import { readTopics } from './support/kafka.js'
-import { relayEnv, startRelayProcess } from './support/relay-process.js'
 
 describe.skipIf(kafkaUnavailable())('two relays on one slot', () => {
   test('one streams, the other waits as a hot standby and takes over within 10 s of the first dying', async () => {

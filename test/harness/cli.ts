@@ -1,3 +1,5 @@
+// The `factlib` command as child processes of a test: one-shot runs, long-running ones (`dev`, `npm start`,
+// `status --watch`) and relays. Each is killed when its test ends, or with its file when started in a hook.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { chmod, mkdtemp, rm } from 'node:fs/promises'
 import { connect } from 'node:net'
@@ -5,11 +7,16 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, onTestFinished } from 'vitest'
-import { waitFor } from '../../../test/harness/index.js'
+import { kafkaBrokers } from './index.js'
+import { uniqueName } from './names.js'
+import { launchRelay, type RelayProcess, relayCli } from './relay-process.js'
+import { waitFor } from './wait.js'
+
+export type { RelayProcess } from './relay-process.js'
 
 /** The built `factlib` command, as npm installs it. */
-export const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url))
-export const repoRoot = fileURLToPath(new URL('../../..', import.meta.url))
+export const cli = relayCli
+export const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
 
 /** A minimal environment: no inherited DATABASE_URL, FACTLIB_ or KAFKA_ settings. */
 export const baseEnv = (): Record<string, string> => ({
@@ -49,6 +56,16 @@ const leftovers = new Set<() => void>()
 afterAll(() => {
   for (const kill of leftovers) kill()
 })
+
+/** A test that fails half-way must not leave a process (`dev` and its PostgreSQL, a relay and its slot) behind. */
+function killWithTest(kill: () => void): void {
+  leftovers.add(kill)
+  try {
+    onTestFinished(kill)
+  } catch {
+    // Started in a hook, not a test: the afterAll above stops it with the file.
+  }
+}
 
 /** A long-running process (`factlib dev`, `npm start`, `status --watch`) and what it printed so far. */
 export interface Running {
@@ -90,17 +107,13 @@ export function start(
   void exited.then(() => {
     ended = true
   })
-  // A test that fails half-way must not leave `dev` (and its PostgreSQL) running behind it.
-  const kill = () => {
-    if (!ended && child.pid) process.kill(-child.pid, 'SIGKILL')
-  }
-  leftovers.add(kill)
-  void exited.then(() => leftovers.delete(kill))
-  try {
-    onTestFinished(kill)
-  } catch {
-    // Started in a hook, not a test: the afterAll above stops it with the file.
-  }
+  killWithTest(() => {
+    try {
+      if (!ended && child.pid) process.kill(-child.pid, 'SIGKILL')
+    } catch {
+      // The group ended between the check and the signal.
+    }
+  })
   const running: Running = {
     child,
     stdout: () => stdout,
@@ -123,12 +136,24 @@ export function start(
       if (!ended && child.pid) process.kill(-child.pid, signal)
     },
   }
-  afterAll(() => {
-    try {
-      if (!ended && child.pid) process.kill(-child.pid, 'SIGKILL')
-    } catch {}
-  })
   return running
+}
+
+/** The environment of a relay with its own slot, publication and dead-letter topic; `extra` goes on top. */
+export function relayEnv(databaseUrl: string, extra: Record<string, string> = {}) {
+  return {
+    DATABASE_URL: databaseUrl,
+    KAFKA_BROKERS: kafkaBrokers().join(','),
+    FACTLIB_SLOT: uniqueName('slot'),
+    FACTLIB_PUBLICATION: uniqueName('pub'),
+    FACTLIB_DLQ_TOPIC: uniqueName('dlq'),
+    ...extra,
+  }
+}
+
+/** Start `factlib relay <args>` with `env` on top of a minimal environment; killed when the test ends. */
+export function startRelayProcess(env: Record<string, string>, args: string[] = []): RelayProcess {
+  return launchRelay(env, { args, registerCleanup: killWithTest })
 }
 
 /** A temporary folder the `postgres` user can enter (the server runs as it when tests run as root). */

@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { devCommand } from '@factlib/dev'
 import { describe, expect, test } from 'vitest'
+import { cli, portClosed, runCli, start, tempDir } from '../../../test/harness/cli.js'
 import { kafkaBrokers, kafkaUnavailable, uniqueName, withClient } from '../../../test/harness/index.js'
-import { cli, portClosed, runCli, start, tempDir } from './cli-support.js'
-import { readTopics } from './support/kafka.js'
+import { readTopics } from '../../relay/test/support/kafka.js'
 
 /** Emit one fact through `factlib emit`, a separate process, as a user would try it; returns its id. */
 async function emitFact(url: string, source: string, aggregateId: string): Promise<string> {
@@ -29,6 +30,15 @@ async function emitFact(url: string, source: string, aggregateId: string): Promi
 }
 
 const devArgs = (...flags: string[]) => [cli, 'dev', '--status-interval', '1', ...flags]
+
+test('factlib dev --help, with @factlib/dev installed as in this repository, prints dev’s own help', async () => {
+  const { code, stdout, stderr } = await runCli(['dev', '--help'])
+  expect(stderr).toBe('')
+  expect(code).toBe(0)
+  expect(stdout).toBe(`${devCommand.help}\n`)
+  expect(stdout).toContain('--demo')
+  expect(stdout).not.toContain('npm install --save-dev @factlib/dev')
+})
 
 describe('factlib dev, its output piped', () => {
   test('relays facts emitted through the printed DATABASE_URL to stdout, keeps its database across restarts, and stops on Ctrl-C', {

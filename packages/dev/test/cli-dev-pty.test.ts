@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { afterAll, describe, expect, test } from 'vitest'
+import { cli, repoRoot, tempDir } from '../../../test/harness/cli.js'
 import { uniqueName, waitFor } from '../../../test/harness/index.js'
-import { cli, repoRoot, tempDir } from './cli-support.js'
 
 const exec = promisify(execFile)
 const haveTmux = await exec('tmux', ['-V']).then(

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { describe, expect, test } from 'vitest'
+import { portClosed, runCli, start, tempDir } from '../../../test/harness/cli.js'
 import { uniqueName } from '../../../test/harness/index.js'
-import { portClosed, runCli, start, tempDir } from './cli-support.js'
 
 describe('npm start, the README first command', () => {
   test('builds, starts PostgreSQL, the relay and the demo producer; facts emitted through the printed DATABASE_URL flow to the output', {
