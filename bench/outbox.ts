@@ -14,7 +14,7 @@ import { createDatabase, currentLsn, dropSlot, withClient } from './db.js'
 import { benchEmitter, TOPIC } from './facts.js'
 import { runLoad } from './load.js'
 import { type CpuUsage, CpuWindow } from './proc.js'
-import { startRelayProcess } from './relay-process.js'
+import { startStreamingRelay } from './relay-process.js'
 import { type BenchContext, ensureTopics, isMain, runStandalone } from './standalone.js'
 import { format, formatSummary, type Summary, summarize } from './stats.js'
 
@@ -197,7 +197,7 @@ async function runArm(
     await withClient(url, (client) =>
       client.query(`select pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]),
     )
-    const relay = await startRelayProcess({
+    const relay = await startStreamingRelay({
       DATABASE_URL: url,
       FACTLIB_SLOT: slot,
       FACTLIB_PUBLICATION: 'bench_pub',

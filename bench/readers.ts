@@ -2,7 +2,7 @@ import { formatLsn } from '@factlib/relay'
 import { type Child, spawnChild, spawnScript } from './child.js'
 import { positionReader } from './db.js'
 import { type CpuUsage, CpuWindow, cpuSeconds, memory } from './proc.js'
-import { type RelayLauncher, type RelayMetricsSnapshot, startRelayProcess } from './relay-process.js'
+import { type RelayMetricsSnapshot, startStreamingRelay } from './relay-process.js'
 
 /** The readers of one backlog: the two that make the ceiling, the relay, and Kafka on its own. */
 export type ReaderName = 'pg_recvlogical' | 'pg-logical-replication' | 'relay' | 'kafkajs'
@@ -36,7 +36,7 @@ export interface DrainRun {
   /** The reader's resident memory: peak over its life, and at the end of the measured part (relay only). */
   rssPeakBytes?: number
   rssEndBytes?: number
-  relay?: { launcher: RelayLauncher; metrics: RelayMetricsSnapshot }
+  relay?: { metrics: RelayMetricsSnapshot }
   /** `performance.now()` when the measured part began and ended, and when the reader's process exited. */
   timing?: { warmAt: number; endAt: number; exitAt: number }
 }
@@ -232,11 +232,11 @@ export async function drainWithRelay(
   backlog: Backlog,
   slot: string,
   env: Record<string, string>,
-  options: { nodeFlags?: string[]; dist?: string } = {},
+  options: { nodeFlags?: string[] } = {},
 ): Promise<DrainRun> {
   const positions = await positionReader(backlog.url)
   try {
-    const relay = await startRelayProcess(
+    const relay = await startStreamingRelay(
       {
         DATABASE_URL: backlog.url,
         FACTLIB_SLOT: slot,
@@ -271,7 +271,7 @@ export async function drainWithRelay(
         ...run('relay', backlog, measured),
         rssPeakBytes: peak,
         rssEndBytes: rss,
-        relay: { launcher: relay.launcher, metrics },
+        relay: { metrics },
         timing: { warmAt: measured.warmAt, endAt: measured.endAt, exitAt: performance.now() },
       }
     } finally {

@@ -14,7 +14,7 @@ import { createDatabase, createSlots, currentLsn, positionReader, withClient } f
 import { benchEmitter, factInput } from './facts.js'
 import { runLoad } from './load.js'
 import { type CpuUsage, CpuWindow } from './proc.js'
-import { latencyBetween, type RelayLauncher, startRelayProcess } from './relay-process.js'
+import { latencyBetween, startStreamingRelay } from './relay-process.js'
 import { type BenchContext, ensureTopics, isMain, runStandalone } from './standalone.js'
 import { format, formatSummary, type Percentiles, percentiles, type Summary, summarize } from './stats.js'
 
@@ -61,7 +61,6 @@ export interface LatencyPoint {
 
 export interface LatencyResult {
   command: string
-  relayLauncher: RelayLauncher
   repeats: number
   warmupMs: number
   durationMs: number
@@ -92,7 +91,6 @@ export async function measure(context: BenchContext, options: LatencyOptions = {
   const settings = { ...defaults(context.quick), ...options }
   const runs: LatencyRun[] = []
   const samples = new Map<string, number[]>()
-  let launcher: RelayLauncher = 'cli'
   const scratch = join(services.kafka.dir, 'latency')
   for (const [bytesText, loads] of Object.entries(settings.loads)) {
     const bytes = Number(bytesText)
@@ -101,7 +99,7 @@ export async function measure(context: BenchContext, options: LatencyOptions = {
     await ensureTopics(services.kafka.brokers, [topic])
     await withClient(db.url, (client) => client.query('create extension if not exists pg_walinspect'))
     await createSlots(db.url, 'bench_pub', ['relay'])
-    const relay = await startRelayProcess({
+    const relay = await startStreamingRelay({
       DATABASE_URL: db.url,
       FACTLIB_SLOT: 'relay',
       FACTLIB_PUBLICATION: 'bench_pub',
@@ -109,7 +107,6 @@ export async function measure(context: BenchContext, options: LatencyOptions = {
       FACTLIB_TOPIC: `lat${bytes}.{source}.{aggregateType}`,
       KAFKA_BROKERS: services.kafka.brokers.join(','),
     })
-    launcher = relay.launcher
     const consumer = spawnScript('latency-consumer.ts', [services.kafka.brokers.join(','), topic])
     const positions = await positionReader(db.url)
     const admin = new pg.Client({ connectionString: db.url })
@@ -208,7 +205,6 @@ export async function measure(context: BenchContext, options: LatencyOptions = {
   }
   return {
     command: COMMAND,
-    relayLauncher: launcher,
     repeats: settings.repeats,
     warmupMs: settings.warmupMs,
     durationMs: settings.durationMs,

@@ -10,7 +10,7 @@
 import { createDatabase, createSlots, emitBacklog, positionReader } from './db.js'
 import { TOPIC } from './facts.js'
 import { memory } from './proc.js'
-import { type RelayLauncher, startRelayProcess } from './relay-process.js'
+import { startStreamingRelay } from './relay-process.js'
 import { type BenchContext, ensureTopics, isMain, runStandalone } from './standalone.js'
 import { format, formatSummary, type Summary, summarize } from './stats.js'
 
@@ -61,7 +61,6 @@ export interface MemoryRun {
 
 export interface MemoryResult {
   command: string
-  relayLauncher: RelayLauncher
   maxInflightBytes: number
   repeats: number
   runs: MemoryRun[]
@@ -90,7 +89,6 @@ export async function measure(context: BenchContext, options: MemoryOptions = {}
   // The relay's default; FACTLIB_BENCH_MAX_INFLIGHT_BYTES measures another bound.
   const maxInflightBytes = Number(process.env.FACTLIB_BENCH_MAX_INFLIGHT_BYTES || 64 * MiB)
   const runs: MemoryRun[] = []
-  let launcher: RelayLauncher = 'cli'
   await ensureTopics(services.kafka.brokers, [TOPIC])
   for (let rep = 0; rep < settings.repeats; rep++) {
     const db = await createDatabase(services.url, 'bench_mem')
@@ -100,7 +98,7 @@ export async function measure(context: BenchContext, options: MemoryOptions = {}
       const samples: MemorySample[] = []
       let phase: Phase = 'started'
       const started = performance.now()
-      const relay = await startRelayProcess({
+      const relay = await startStreamingRelay({
         DATABASE_URL: db.url,
         FACTLIB_SLOT: 'relay',
         FACTLIB_PUBLICATION: 'bench_pub',
@@ -108,7 +106,6 @@ export async function measure(context: BenchContext, options: MemoryOptions = {}
         FACTLIB_MAX_INFLIGHT_BYTES: String(maxInflightBytes),
         KAFKA_BROKERS: services.kafka.brokers.join(','),
       })
-      launcher = relay.launcher
       let inflightBytes = 0
       let heapTotalBytes = 0
       let externalBytes = 0
@@ -215,7 +212,6 @@ export async function measure(context: BenchContext, options: MemoryOptions = {}
   const of = (pick: (run: MemoryRun) => number) => summarize(runs.map(pick))
   return {
     command: COMMAND,
-    relayLauncher: launcher,
     maxInflightBytes,
     repeats: settings.repeats,
     runs,

@@ -1,146 +1,42 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { launchRelay, type RelayProcess, relayCli } from '../test/harness/relay-process.js'
 import { histogramQuantile } from './stats.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 /** The relay build under test; FACTLIB_BENCH_RELAY_DIST points at another one (a branch, an experiment). */
-const dist = resolve(process.env.FACTLIB_BENCH_RELAY_DIST || join(root, 'packages/relay/dist'))
-const cli = join(dist, 'cli.js')
+const dist = process.env.FACTLIB_BENCH_RELAY_DIST
+const cli = dist ? join(resolve(dist), 'cli/main.js') : relayCli
 
-/**
- * The same wiring as `factlib relay` with the Kafka sink, for builds whose CLI does not yet create one
- * (`createSink` in packages/relay/src/sinks.ts was a stdout stub while the sink landed). Plain JavaScript
- * so that no TypeScript loader runs inside the measured process.
- */
-const KAFKA_ENTRY = `
-const dist = ${JSON.stringify(`${dist}/`)}
-const { parseConfig } = await import(dist + 'config.js')
-const { jsonLogger } = await import(dist + 'log.js')
-const { RelayMetrics } = await import(dist + 'metrics.js')
-const { startRelay } = await import(dist + 'relay.js')
-const { KafkaSink } = await import(dist + 'kafka-sink.js')
-const config = parseConfig(process.env)
-const log = jsonLogger({ level: 'info' }).child({ component: 'relay' })
-const metrics = new RelayMetrics()
-const sink = new KafkaSink(config.sink, {
-  dlqTopic: config.dlqTopic,
-  topicPartitions: config.topicPartitions,
-  log,
-  onProduceError: (kind) => metrics.produceError(kind),
-  onDeadLetter: (reason) => metrics.deadLettered(reason),
-})
-const relay = await startRelay(config, { log, sink, metrics })
-process.on('SIGTERM', () => void relay.stop())
-process.exitCode = await relay.done
-setTimeout(() => process.exit(process.exitCode), 2000).unref()
-`
-
-export type RelayLauncher = 'cli' | 'kafka-entry'
-
-/** How the relay is started: `node packages/relay/dist/cli/main.js relay` unless that CLI cannot produce to Kafka. */
-export function relayCommand(launcher: RelayLauncher): string {
-  return launcher === 'cli'
-    ? `node ${relative(root, cli)} relay`
-    : 'node --input-type=module -e <KafkaSink + startRelay, see bench/relay-process.ts>'
+/** How the relay is started, for the report. */
+export function relayCommand(): string {
+  return `node ${relative(root, cli)} relay`
 }
 
-/** Whether the built CLI wires a Kafka sink (rather than the stub that printed to stdout). */
-export function cliHasKafkaSink(): boolean {
-  const sinks = join(dist, 'sinks.js')
-  return existsSync(sinks) && /KafkaSink/.test(readFileSync(sinks, 'utf8'))
-}
-
-export interface RelayProcess {
-  readonly child: ChildProcess
-  readonly pid: number
-  readonly launcher: RelayLauncher
-  readonly logs: Array<Record<string, unknown>>
-  waitForLog(msg: string, timeoutMs?: number): Promise<Record<string, unknown>>
+/** A relay streaming its slot to Kafka, and its /metrics. */
+export interface StreamingRelay extends RelayProcess {
   metrics(): Promise<RelayMetricsSnapshot>
-  stop(): Promise<number | string>
 }
 
-/** Start a relay child process; resolves once it streams the slot. */
-export async function startRelayProcess(
+/** Start `factlib relay` (the harness's launcher); resolves once it streams the slot to Kafka. */
+export async function startStreamingRelay(
   env: Record<string, string>,
-  options: { nodeFlags?: string[]; launcher?: RelayLauncher; cwd?: string; dist?: string } = {},
-): Promise<RelayProcess> {
-  const launcher = options.launcher ?? (cliHasKafkaSink() ? 'cli' : 'kafka-entry')
-  const args =
-    launcher === 'cli'
-      ? [...(options.nodeFlags ?? []), options.dist ? join(options.dist, 'cli.js') : cli, 'relay']
-      : [...(options.nodeFlags ?? []), '--input-type=module', '-e', KAFKA_ENTRY]
-  const child = spawn(process.execPath, args, {
-    cwd: options.cwd ?? root,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      FACTLIB_HTTP_PORT: '0',
-      FACTLIB_LOG_LEVEL: 'info',
-      ...env,
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  })
-  const logs: Array<Record<string, unknown>> = []
-  let rest = ''
-  child.stderr?.on('data', (chunk: Buffer) => {
-    const parts = (rest + chunk.toString('utf8')).split('\n')
-    rest = parts.pop() ?? ''
-    for (const part of parts) {
-      if (!part) continue
-      try {
-        logs.push(JSON.parse(part) as Record<string, unknown>)
-      } catch {
-        logs.push({ msg: part, raw: true })
-      }
-    }
-  })
-  const exited = new Promise<number | string>((resolve) =>
-    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
-  )
-  const waitForLog = async (msg: string, timeoutMs = 60_000) => {
-    const deadline = Date.now() + timeoutMs
-    for (;;) {
-      const found = logs.find((line) => line.msg === msg)
-      if (found) return found
-      if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline)
-        throw new Error(
-          `the relay ${child.exitCode !== null ? `exited (${child.exitCode})` : 'did not log'} "${msg}"; its log:\n` +
-            logs
-              .slice(-20)
-              .map((line) => JSON.stringify(line))
-              .join('\n'),
-        )
-      await new Promise((resolve) => setTimeout(resolve, 10))
-    }
+  options: { nodeFlags?: string[] } = {},
+): Promise<StreamingRelay> {
+  const relay = launchRelay({ FACTLIB_LOG_LEVEL: 'info', ...env }, { cli, ...options })
+  try {
+    const started = await relay.waitForLog('relay started', 60_000)
+    if (started.sink !== 'kafka') throw new Error(`the relay started with sink ${String(started.sink)}`)
+    await relay.waitForLog('streaming', 60_000)
+  } catch (error) {
+    relay.kill('SIGKILL')
+    await relay.exited
+    throw error
   }
-  const started = await waitForLog('relay started')
-  if (started.sink !== 'kafka') {
-    child.kill('SIGKILL')
-    await exited
-    if (launcher === 'kafka-entry') throw new Error(`the relay started with sink ${String(started.sink)}`)
-    return startRelayProcess(env, { ...options, launcher: 'kafka-entry' })
-  }
-  await waitForLog('streaming')
-  const port = Number(started.httpPort)
   return {
-    child,
-    pid: child.pid ?? 0,
-    launcher,
-    logs,
-    waitForLog,
+    ...relay,
     async metrics() {
-      const response = await fetch(`http://127.0.0.1:${port}/metrics`)
-      return parseRelayMetrics(await response.text())
-    },
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
-      const code = await exited
-      clearTimeout(timer)
-      return code
+      return parseRelayMetrics((await relay.get('/metrics')).body)
     },
   }
 }

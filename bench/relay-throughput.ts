@@ -15,7 +15,6 @@ import {
   produceWithKafkajs,
   type ReaderName,
 } from './readers.js'
-import { cliHasKafkaSink, type RelayLauncher } from './relay-process.js'
 import { type BenchContext, ensureTopics, isMain, runStandalone } from './standalone.js'
 import { format, formatSummary, type Summary, summarize } from './stats.js'
 
@@ -58,7 +57,6 @@ export interface PayloadThroughput {
 
 export interface ThroughputResult {
   command: string
-  relayLauncher: RelayLauncher
   repeats: number
   payloads: PayloadThroughput[]
 }
@@ -133,7 +131,6 @@ export async function measure(
   }
   return {
     command: COMMAND,
-    relayLauncher: cliHasKafkaSink() ? 'cli' : 'kafka-entry',
     repeats,
     payloads: results,
   }

@@ -175,20 +175,11 @@ async function header(run: RunResults, directory: string): Promise<string> {
       `${Object.entries(m.kafkaProperties)
         .map(([key, value]) => `\`${key}=${value}\``)
         .join(', ')}.`,
-    `- Relay: \`${relayCommand(relayLauncherOf(run))}\` as its own process with its defaults (idempotent producer, acks=all, one request in flight, ` +
+    `- Relay: \`${relayCommand()}\` as its own process with its defaults (idempotent producer, acks=all, one request in flight, ` +
       "`FACTLIB_MAX_INFLIGHT_BYTES` 64 MiB). Readers, the outbox worker, the latency consumer and the load generator are separate processes, so each one's CPU is its own.",
     '',
     `<sub>Report written to \`${relative(process.cwd(), join(directory, 'README.md')) || 'README.md'}\`.</sub>`,
   ].join('\n')
-}
-
-function relayLauncherOf(run: RunResults) {
-  return (
-    run.results['relay-throughput']?.relayLauncher ??
-    run.results['relay-latency']?.relayLauncher ??
-    run.results['relay-memory']?.relayLauncher ??
-    'cli'
-  )
 }
 
 function headline(run: RunResults): string {
