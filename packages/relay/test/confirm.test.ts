@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { acknowledgeArgument, Confirmations } from '../src/wal/confirmations.js'
+import { Confirmations } from '../src/wal/confirmations.js'
 import { formatLsn, parseLsn } from '../src/wal/lsn.js'
 
 // Pure logic: which position may be confirmed. The end-to-end proofs against PostgreSQL and Kafka are in
@@ -140,11 +140,5 @@ describe('LSN handling', () => {
     expect(parseLsn('00000001/0000000A')).toBe((1n << 32n) + 10n)
     expect(formatLsn(parseLsn('16/B374D848'))).toBe('16/B374D848')
     expect(() => parseLsn('16-B374D848')).toThrow(/not a WAL position/)
-  })
-
-  test('acknowledgeArgument is one less, because pg-logical-replication adds one', () => {
-    expect(acknowledgeArgument(parseLsn('0/1000'))).toBe('0/FFF')
-    // Across the 32-bit boundary: the library carries into the high half when it adds one.
-    expect(acknowledgeArgument(parseLsn('1/0'))).toBe('0/FFFFFFFF')
   })
 })

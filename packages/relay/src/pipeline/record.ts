@@ -29,7 +29,8 @@ export function factRecord({ header, payload }: Envelope, origin: WalOrigin, top
   })
   if (header.traceparent !== undefined) headers.traceparent = header.traceparent
   if (header.tracestate !== undefined) headers.tracestate = header.tracestate
-  return { topic, key: header.aggregateId, value: payload, headers }
+  // The payload is a view into the replication connection's read buffer, which the next read overwrites.
+  return { topic, key: header.aggregateId, value: Buffer.from(payload), headers }
 }
 
 /** Why a message went to the dead-letter topic; the `reason` label of `factlib_dead_lettered_total`. */
@@ -55,7 +56,7 @@ export function deadLetterRecord(
   return {
     topic: dlqTopic,
     key,
-    value: content,
+    value: Buffer.from(content),
     headers: {
       'factlib-error': `${reason}: ${message}`,
       'factlib-reason': reason,

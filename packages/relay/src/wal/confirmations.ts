@@ -1,4 +1,4 @@
-import { formatLsn, type Lsn } from './lsn.js'
+import type { Lsn } from './lsn.js'
 
 /**
  * Which WAL position the relay may confirm to PostgreSQL. Confirming position P tells PostgreSQL that
@@ -125,13 +125,4 @@ export interface Transaction {
   pending: number
   /** Where the transaction's commit record ends; unknown until COMMIT. */
   endLsn: Lsn | undefined
-}
-
-/**
- * The argument for `pg-logical-replication`'s `acknowledge(lsn)` that confirms exactly `position`.
- * That library reports `lsn + 1` as written/flushed/applied, so we pass one less: confirming
- * `commitEndLsn + 1` would skip a transaction whose commit record starts at `commitEndLsn`.
- */
-export function acknowledgeArgument(position: Lsn): string {
-  return formatLsn(position - 1n)
 }

@@ -1,18 +1,12 @@
 import { FactlibError } from '@factlib/emit'
-import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication'
+import pg from 'pg'
 import type { Logger } from '../observability/log.js'
 import { errorFields, errorMessage } from '../util/error-fields.js'
-import { acknowledgeArgument } from './confirmations.js'
-import { formatLsn, type Lsn, parseLsn } from './lsn.js'
+import { formatLsn, type Lsn } from './lsn.js'
+import { decodeCopyData, type StreamHandlers, standbyStatusUpdate } from './pgoutput.js'
+import { quoteIdent } from './prerequisites.js'
 
-/** What the replication stream delivers, in WAL order, synchronously as it is read. */
-export interface StreamHandlers {
-  begin(commitLsn: Lsn, commitTime: number): void
-  /** `content` is the handler's own copy: it stays valid after the handler returns. */
-  message(message: { transactional: boolean; lsn: Lsn; prefix: string; content: Uint8Array }): void
-  commit(commitEndLsn: Lsn): void
-  keepalive(walEnd: Lsn): void
-}
+export type { StreamHandlers } from './pgoutput.js'
 
 /** A replication session could not start because another reader holds the slot (`SLOT_BUSY`). */
 export class SlotBusyError extends FactlibError {
@@ -26,17 +20,33 @@ export class SlotBusyError extends FactlibError {
   }
 }
 
+/** The parts of node-postgres's connection a replication session uses; they are not in its typings. */
+interface ReplicationConnection {
+  stream: {
+    pause(): void
+    resume(): void
+    writable: boolean
+    write(data: Buffer, done: (error?: Error | null) => void): boolean
+  }
+  on(event: 'copyData', listener: (message: { chunk: Buffer }) => void): void
+  once(event: 'replicationStart', listener: () => void): void
+}
+
 /**
- * One logical replication session on a slot with pgoutput (`messages 'true'`), on top of
- * `pg-logical-replication`. It decodes nothing itself but hands each protocol message to the handlers,
- * lets the caller stop reading (backpressure), and sends standby status updates for a given position.
+ * One logical replication session on a slot with pgoutput (`proto_version '1'`, `messages 'true'`) over a
+ * node-postgres connection in replication mode. Each CopyData message is decoded where it lies in the
+ * read buffer ({@link decodeCopyData}) and handed to the handlers synchronously; the caller can stop
+ * reading (backpressure) and sends standby status updates for exactly the position it chooses.
  */
 export class ReplicationStream {
-  readonly #service: LogicalReplicationService
-  readonly #plugin: PgoutputPlugin
+  readonly #client: pg.Client
+  readonly #handlers: StreamHandlers
+  readonly #publication: string
   readonly #log: Logger
+  #connection: ReplicationConnection | undefined
   #failed: ((error: unknown) => void) | undefined
   #paused = false
+  #stopping = false
 
   constructor(
     databaseUrl: string,
@@ -45,52 +55,15 @@ export class ReplicationStream {
     handlers: StreamHandlers,
     log: Logger,
   ) {
+    this.#client = new pg.Client({
+      connectionString: databaseUrl,
+      replication: 'database',
+    } as pg.ClientConfig)
+    this.#handlers = handlers
+    this.#publication = publication
     this.#log = log
-    // Status updates are ours alone: the library's own timer would confirm the last *received* position.
-    this.#service = new LogicalReplicationService(
-      { connectionString: databaseUrl },
-      { acknowledge: { auto: false, timeoutSeconds: 0 } },
-    )
-    this.#plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [publication], messages: true })
-    this.#service.on('data', (_lsn: string, message: PgoutputMessage) => {
-      try {
-        switch (message.tag) {
-          case 'begin':
-            handlers.begin(parseLsn(message.commitLsn), Number(message.commitTime / 1000n))
-            break
-          case 'message':
-            handlers.message({
-              transactional: message.transactional,
-              lsn: parseLsn(message.messageLsn),
-              prefix: message.prefix,
-              // The library hands out a view into the driver's read buffer, which later reads overwrite.
-              content: Buffer.from(message.content),
-            })
-            break
-          case 'commit':
-            handlers.commit(parseLsn(message.commitEndLsn))
-            break
-          default:
-            // Only messages: the publication has no tables. Relation/type records are ignored.
-            break
-        }
-      } catch (error) {
-        this.#fail(error)
-      }
-    })
-    this.#service.on('heartbeat', (lsn: string, _timestamp: number, shouldRespond: boolean) => {
-      try {
-        handlers.keepalive(parseLsn(lsn))
-        if (shouldRespond) this.#onKeepaliveRequest?.()
-      } catch (error) {
-        this.#fail(error)
-      }
-    })
-    this.#service.on('error', (error: unknown) => this.#fail(error))
+    this.#client.on('error', (error) => this.#fail(error))
   }
-
-  /** Called when the server asks for a status update right away. */
-  #onKeepaliveRequest: (() => void) | undefined
 
   /**
    * Stream from `startLsn` (the slot's freshly read `confirmed_flush_lsn`, never a last-received position)
@@ -98,33 +71,63 @@ export class ReplicationStream {
    * with {@link SlotBusyError} when another reader holds the slot.
    */
   run(startLsn: Lsn, onStarted: () => void, onKeepaliveRequest: () => void): Promise<void> {
-    this.#onKeepaliveRequest = onKeepaliveRequest
     return new Promise<void>((resolve, reject) => {
       this.#failed = reject
-      this.#service.once('start', onStarted)
-      this.#service.subscribe(this.#plugin, this.slot, formatLsn(startLsn)).then(
+      const start = async () => {
+        await this.#client.connect()
+        const connection = (this.#client as unknown as { connection: ReplicationConnection }).connection
+        this.#connection = connection
+        if (this.#paused) connection.stream.pause()
+        connection.once('replicationStart', onStarted)
+        connection.on('copyData', ({ chunk }) => {
+          try {
+            if (decodeCopyData(chunk, this.#handlers)) onKeepaliveRequest()
+          } catch (error) {
+            this.#fail(error)
+          }
+        })
+        // The query settles only when the session ends: the COPY BOTH stream lasts until then.
+        await this.#client.query(
+          `START_REPLICATION SLOT ${quoteIdent(this.slot)} LOGICAL ${formatLsn(startLsn)} ` +
+            `(proto_version '1', publication_names '${quoteIdent(this.#publication).replaceAll("'", "''")}', messages 'true')`,
+        )
+      }
+      start().then(
         () => resolve(),
-        (error: unknown) => reject(classify(error, this.slot)),
+        (error: unknown) => (this.#stopping ? resolve() : reject(classify(error, this.slot))),
       )
     })
   }
 
-  /** Send a standby status update confirming exactly `position` (written = flushed = applied). */
-  async confirm(position: Lsn): Promise<void> {
-    await this.#service.acknowledge(acknowledgeArgument(position))
+  /**
+   * Send a standby status update confirming exactly `position` (written = flushed = applied). Resolves
+   * once it is written to the socket; rejects when the connection cannot take it.
+   */
+  confirm(position: Lsn, replyRequested = false): Promise<void> {
+    const stream = this.#connection?.stream
+    if (!stream?.writable)
+      return Promise.reject(new FactlibError('REPLICATION_CLOSED', 'the replication connection is closed'))
+    const update = standbyStatusUpdate(position, replyRequested)
+    const frame = Buffer.allocUnsafe(5 + update.length)
+    frame[0] = 0x64 // CopyData
+    frame.writeInt32BE(4 + update.length, 1)
+    update.copy(frame, 5)
+    return new Promise((resolve, reject) =>
+      stream.write(frame, (error) => (error ? reject(error) : resolve())),
+    )
   }
 
   /** Stop reading from the socket: the server's sends back up, our status updates still go out. */
   pause(): void {
     if (this.#paused) return
     this.#paused = true
-    this.#socket()?.pause()
+    this.#connection?.stream.pause()
   }
 
   resume(): void {
     if (!this.#paused) return
     this.#paused = false
-    this.#socket()?.resume()
+    this.#connection?.stream.resume()
   }
 
   get paused(): boolean {
@@ -133,23 +136,18 @@ export class ReplicationStream {
 
   /** End the session (the replication connection is closed). */
   async stop(): Promise<void> {
-    await this.#service.destroy()
+    this.#stopping = true
+    await this.#client.end().catch(() => {})
   }
 
   #fail(error: unknown): void {
+    if (this.#stopping) return
     this.#log.debug('replication stream error', { error })
     const failed = this.#failed
     this.#failed = undefined
     failed?.(classify(error, this.slot))
-  }
-
-  #socket(): { pause(): void; resume(): void } | undefined {
-    // pg-logical-replication keeps the driver's connection private; its socket is the only way to stop
-    // reading without its per-message flow control, which would cap throughput.
-    const connection = (
-      this.#service as unknown as { _connection?: { stream?: { pause(): void; resume(): void } } }
-    )._connection
-    return connection?.stream
+    // A decoding error leaves the connection open; nothing more may be read from it.
+    void this.#client.end().catch(() => {})
   }
 }
 
@@ -159,9 +157,3 @@ const OBJECT_IN_USE = '55006'
 function classify(error: unknown, slot: string): unknown {
   return errorFields(error)?.code === OBJECT_IN_USE ? new SlotBusyError(slot, error) : error
 }
-
-type PgoutputMessage =
-  | { tag: 'begin'; commitLsn: string; commitTime: bigint; xid: number }
-  | { tag: 'message'; transactional: boolean; messageLsn: string; prefix: string; content: Uint8Array }
-  | { tag: 'commit'; commitLsn: string; commitEndLsn: string; commitTime: bigint }
-  | { tag: 'relation' | 'type' | 'origin' | 'insert' | 'update' | 'delete' | 'truncate' }
