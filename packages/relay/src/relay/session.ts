@@ -1,0 +1,124 @@
+import type { RelayConfig } from '../config/config.js'
+import type { Logger } from '../observability/log.js'
+import type { RelayMetrics } from '../observability/metrics.js'
+import { Pipeline } from '../pipeline/pipeline.js'
+import type { Sink } from '../sinks/sink.js'
+import { formatLsn, type Lsn } from '../wal/lsn.js'
+import { ReplicationStream } from '../wal/stream.js'
+import type { RelayState } from './relay-state.js'
+
+/** What every session of a relay is made with. */
+export interface SessionSettings {
+  config: RelayConfig
+  sink: Sink
+  metrics: RelayMetrics
+  log: Logger
+  /** Standby status updates at least this often, well inside the server's `wal_sender_timeout`. */
+  statusIntervalMs: number
+}
+
+/**
+ * One replication session: the slot streamed from its confirmed position into a pipeline that hands
+ * facts to the sink, with standby status updates on a timer and as soon as the confirmable position moves.
+ */
+export class Session {
+  readonly pipeline: Pipeline
+  readonly stream: ReplicationStream
+  readonly #settings: SessionSettings
+  readonly #state: RelayState
+  #confirmPending: NodeJS.Immediate | undefined
+  #ended = false
+
+  constructor(
+    readonly startLsn: Lsn,
+    settings: SessionSettings,
+    state: RelayState,
+  ) {
+    this.#settings = settings
+    this.#state = state
+    const { config, log } = settings
+    this.pipeline = new Pipeline(startLsn, {
+      sink: settings.sink,
+      topic: config.topic,
+      dlqTopic: config.dlqTopic,
+      sources: config.sources ? new Set(config.sources) : undefined,
+      maxInflightBytes: config.maxInflightBytes,
+      metrics: settings.metrics,
+      log,
+      onBackpressure: (pause) => {
+        if (pause) {
+          log.warn('pausing the WAL stream: the sink is behind', {
+            inflightBytes: this.pipeline.inflightBytes,
+          })
+          this.stream.pause()
+        } else {
+          log.info('resuming the WAL stream', { inflightBytes: this.pipeline.inflightBytes })
+          this.stream.resume()
+        }
+      },
+      // Confirm as soon as the position moves (what is acknowledged but unconfirmed is replayed after a
+      // crash), once per turn of the event loop rather than once per acknowledgement.
+      onConfirmable: () => {
+        this.#confirmPending ??= setImmediate(() => {
+          this.#confirmPending = undefined
+          this.#sendStatus()
+        })
+      },
+    })
+    this.stream = new ReplicationStream(
+      config.databaseUrl,
+      config.slot,
+      config.publication,
+      this.pipeline,
+      log,
+    )
+  }
+
+  /** Stream until {@link stop} (resolves) or until the stream or the pipeline fails (rejects). */
+  async run(): Promise<void> {
+    const { metrics, log } = this.#settings
+    const statusTimer = setInterval(() => this.#sendStatus(), this.#settings.statusIntervalMs)
+    statusTimer.unref()
+    const onStarted = () => {
+      this.#state.phase = 'streaming'
+      metrics.streaming = true
+      this.#state.confirmed = this.startLsn
+      log.info('streaming', { from: formatLsn(this.startLsn) })
+    }
+    try {
+      await Promise.race([
+        this.stream.run(this.startLsn, onStarted, () => this.#sendStatus()),
+        this.pipeline.failed,
+      ])
+    } finally {
+      clearInterval(statusTimer)
+      clearImmediate(this.#confirmPending)
+      metrics.streaming = false
+      await this.pipeline.abort()
+      await this.stream.stop().catch(() => {})
+      this.#ended = true
+    }
+  }
+
+  /** Close the replication connection; `run` then settles. */
+  async stop(): Promise<void> {
+    await this.stream.stop().catch(() => {})
+  }
+
+  /**
+   * Send a status update confirming what the pipeline may confirm. Only a status update that went out
+   * moves the relay's confirmed position: the one it logs and reports must be the one PostgreSQL has.
+   */
+  async confirm(): Promise<void> {
+    const position = this.pipeline.confirmations.position
+    await this.stream.confirm(position)
+    this.#state.confirmed = position
+  }
+
+  #sendStatus(): void {
+    if (this.#ended) return
+    this.confirm().catch((error: unknown) =>
+      this.#settings.log.warn('sending the standby status update failed', { error }),
+    )
+  }
+}
