@@ -1,4 +1,5 @@
 import { PassThrough } from 'node:stream'
+import pg from 'pg'
 import { afterEach, expect, test, vi } from 'vitest'
 import { relayEnv } from '../../../test/harness/cli.js'
 import { freshDatabase, waitFor } from '../../../test/harness/index.js'
@@ -44,3 +45,35 @@ test('a hot standby retrying many times adds no abort listener per wait (no MaxL
     await active.stop()
   }
 })
+
+test('a hot standby stopped while its replication connection is being made stops at once', async () => {
+  const { active, config } = await activeRelay()
+  try {
+    const standby = await startRelay(config, { log: silentLogger, sink: quietSink(), standbyRetryMs: 5 })
+    await waitFor('the standby waiting', () => standby.status().state === 'standby')
+    // pg never settles the connect() of a client ended before the server's reply: stop right then.
+    const connect = pg.Client.prototype.connect
+    const connecting = new Promise<void>((resolve) => {
+      const spy = vi.spyOn(pg.Client.prototype, 'connect')
+      spy.mockImplementation(function (this: pg.Client, ...args: Parameters<typeof connect>) {
+        const result = Reflect.apply(connect, this, args) as ReturnType<typeof connect>
+        if (isReplication(this)) {
+          spy.mockRestore()
+          resolve()
+        }
+        return result
+      })
+    })
+    await connecting
+    const code = await Promise.race([standby.stop(), sleep(5_000).then(() => 'still stopping after 5 s')])
+    expect(code).toBe(0)
+  } finally {
+    await active.stop()
+  }
+})
+
+function isReplication(client: pg.Client): boolean {
+  const parameters = (client as unknown as { connectionParameters?: { replication?: unknown } })
+    .connectionParameters
+  return parameters?.replication !== undefined
+}

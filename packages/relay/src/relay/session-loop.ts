@@ -31,6 +31,8 @@ export async function runSessions(settings: SessionLoopSettings, state: RelaySta
   while (!signal.aborted) {
     try {
       const startLsn = await usableSlotPosition(settings.admin, config.slot)
+      // Stopped while reading the slot: shutdown saw no session to end, so none may start now.
+      if (signal.aborted) return
       if (state.phase !== 'standby') state.phase = 'connecting'
       const session = new Session(startLsn, settings, state)
       state.session = session

@@ -28,6 +28,10 @@ export class Session {
   readonly #state: RelayState
   #confirmPending: NodeJS.Immediate | undefined
   #ended = false
+  #stopRequested: () => void = () => {}
+  readonly #stopping = new Promise<void>((resolve) => {
+    this.#stopRequested = resolve
+  })
 
   constructor(
     readonly startLsn: Lsn,
@@ -89,6 +93,9 @@ export class Session {
       await Promise.race([
         this.stream.run(this.startLsn, onStarted, () => this.#sendStatus()),
         this.pipeline.failed,
+        // pg never settles the connect of a client ended while connecting: a session stopped then would
+        // otherwise wait for its stream for ever.
+        this.#stopping,
       ])
     } finally {
       clearInterval(statusTimer)
@@ -100,8 +107,9 @@ export class Session {
     }
   }
 
-  /** Close the replication connection; `run` then settles. */
+  /** Close the replication connection; `run` settles even when the connection was still being made. */
   async stop(): Promise<void> {
+    this.#stopRequested()
     await this.stream.stop().catch(() => {})
   }
 
