@@ -1,0 +1,131 @@
+import { encodeEnvelope } from '@factlib/emit/envelope'
+import { describe, expect, test } from 'vitest'
+import { waitFor } from '../../../test/harness/wait.js'
+import { silentLogger } from '../src/observability/log.js'
+import { RelayMetrics } from '../src/observability/metrics.js'
+import { Pipeline } from '../src/pipeline/pipeline.js'
+import { ALL_DELIVERED, type Sink, type SinkRecord } from '../src/sinks/sink.js'
+
+/** A sink that takes up to `maxInflightSends` batches and resolves each one when the test says so. */
+function gatedSink(maxInflightSends: number | undefined) {
+  const batches: Array<{ records: SinkRecord[]; resolve: () => void; done: boolean }> = []
+  let outstanding = 0
+  let most = 0
+  const sink: Sink = {
+    kind: 'gated',
+    ...(maxInflightSends === undefined ? {} : { maxInflightSends }),
+    async start() {},
+    send(records) {
+      outstanding += 1
+      most = Math.max(most, outstanding)
+      return new Promise((resolve) => {
+        const batch = {
+          records,
+          done: false,
+          resolve: () => {
+            batch.done = true
+            outstanding -= 1
+            resolve(ALL_DELIVERED)
+          },
+        }
+        batches.push(batch)
+      })
+    },
+    readiness: () => ({ ready: true }),
+    async close() {},
+  }
+  return { sink, batches, most: () => most }
+}
+
+function pipelineFor(sink: Sink, confirmed: bigint[]) {
+  return new Pipeline(0n, {
+    sink,
+    topic: '{source}.{aggregateType}',
+    dlqTopic: 'dlq',
+    sources: undefined,
+    maxInflightBytes: 1 << 30,
+    maxBatchRecords: 10,
+    maxBatchBytes: 1 << 20,
+    lingerMs: 0,
+    metrics: new RelayMetrics(),
+    log: silentLogger,
+    onBackpressure: () => {},
+    onConfirmable: (position) => confirmed.push(position),
+  })
+}
+
+/** Transactions `from`..`to` of one fact each, transaction n committed at position n × 100, read in one go. */
+function readTransactions(pipeline: Pipeline, from: number, to: number): void {
+  for (let index = from; index <= to; index++) {
+    const position = BigInt(index * 100)
+    pipeline.begin(position - 10n, Date.now())
+    const content = encodeEnvelope(
+      {
+        id: `id-${index}`,
+        type: 'step',
+        aggregateType: 'order',
+        aggregateId: `o-${index % 3}`,
+        time: new Date().toISOString(),
+        contentType: 'application/json',
+      },
+      new TextEncoder().encode(String(index)),
+    )
+    pipeline.message({ transactional: true, lsn: position - 5n, prefix: 'shop', content })
+    pipeline.commit(position)
+  }
+}
+
+describe('pipeline', () => {
+  test('a sink that takes one batch at a time never sees a second before the first resolved', async () => {
+    const gated = gatedSink(undefined)
+    const confirmed: bigint[] = []
+    const pipeline = pipelineFor(gated.sink, confirmed)
+    readTransactions(pipeline, 1, 25)
+    // Acknowledge whatever is under way, batch after batch, until all 25 facts went through.
+    await waitFor('all 25 facts to reach the sink', () => {
+      for (const batch of gated.batches) if (!batch.done) batch.resolve()
+      return gated.batches.reduce((sum, batch) => sum + batch.records.length, 0) === 25
+    })
+    for (const batch of gated.batches) if (!batch.done) batch.resolve()
+    await pipeline.drain()
+    expect(gated.most()).toBe(1)
+    expect(gated.batches.flatMap((batch) => batch.records.map((record) => record.headers.ce_id))).toEqual(
+      Array.from({ length: 25 }, (_, index) => `id-${index + 1}`),
+    )
+    expect(pipeline.confirmations.position).toBe(2500n)
+  })
+
+  test('with several sends allowed, full batches go out together in WAL order and confirmation waits for the earliest', async () => {
+    const gated = gatedSink(3)
+    const confirmed: bigint[] = []
+    const pipeline = pipelineFor(gated.sink, confirmed)
+    readTransactions(pipeline, 1, 1)
+    await waitFor('the first batch', () => gated.batches.length === 1)
+    // A backlog arrives while the first batch is under way: full batches of 10 fill the other two sends.
+    readTransactions(pipeline, 2, 31)
+    await waitFor('three batches under way', () => gated.batches.length === 3)
+    expect(gated.batches.map((batch) => batch.records.length)).toEqual([1, 10, 10])
+    expect(gated.most()).toBe(3)
+
+    // The later batches are acknowledged first: nothing past the first batch's transaction may be confirmed.
+    gated.batches[2]?.resolve()
+    gated.batches[1]?.resolve()
+    await waitFor('the third batch to settle', () => gated.batches[2]?.done === true)
+    expect(pipeline.confirmations.position).toBe(0n)
+    gated.batches[0]?.resolve()
+    await waitFor(
+      'everything up to transaction 21 to be confirmable',
+      () => pipeline.confirmations.position === 2100n,
+    )
+
+    // The last ten go out once one of the three sends is free; then everything is confirmed.
+    await waitFor('the last batch', () => gated.batches.length === 4)
+    gated.batches[3]?.resolve()
+    await pipeline.drain()
+    expect(pipeline.confirmations.position).toBe(3100n)
+    expect(gated.batches.flatMap((batch) => batch.records.map((record) => record.headers.ce_id))).toEqual(
+      Array.from({ length: 31 }, (_, index) => `id-${index + 1}`),
+    )
+    expect(confirmed.at(-1)).toBe(3100n)
+  })
+})
