@@ -56,4 +56,27 @@ describe.skipIf(kafkaUnavailable())('PostgreSQL going away', () => {
     await reader.stop()
     expect(await relay.stop()).toBe(0)
   })
+
+  test('after a session that streamed, the next reconnect starts the backoff again instead of doubling it', async () => {
+    const slot = uniqueName('slot')
+    const relay = startRelayProcess(relayEnv(server.url, { FACTLIB_SLOT: slot }))
+    const streams = () => relay.logs.filter((log) => log.msg === 'streaming').length
+    await waitFor('the relay to stream', () => streams() >= 1)
+    for (let cut = 1; cut <= 4; cut++) {
+      await withClient(server.url, (client) =>
+        client.query(
+          'select pg_terminate_backend(active_pid) from pg_replication_slots where slot_name = $1',
+          [slot],
+        ),
+      )
+      await waitFor(`the relay to stream again after cut ${cut}`, () => streams() >= cut + 1)
+    }
+    const delays = relay.logs
+      .filter((log) => log.msg === 'replication session ended; reconnecting')
+      .map((log) => Number(log.retryInMs))
+    expect(delays).toHaveLength(4)
+    // The first delay of the backoff is 0.5–1 s; doubling would reach 4–8 s by the fourth cut.
+    for (const delay of delays) expect(delay).toBeLessThanOrEqual(1_000)
+    expect(await relay.stop()).toBe(0)
+  })
 })

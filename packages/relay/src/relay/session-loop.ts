@@ -40,8 +40,10 @@ export async function runSessions(settings: SessionLoopSettings, state: RelaySta
         await session.run()
       } finally {
         state.session = undefined
+        // A session that streamed was healthy: the next failure starts the backoff from its beginning
+        // rather than after days of streaming at the delay of failures long past.
+        if (session.streamed) backoff.reset()
       }
-      backoff.reset()
     } catch (error) {
       if (signal.aborted) return
       if (error instanceof SlotLostError) {

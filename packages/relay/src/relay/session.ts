@@ -28,6 +28,7 @@ export class Session {
   readonly #state: RelayState
   #confirmPending: NodeJS.Immediate | undefined
   #ended = false
+  #streamed = false
   #stopRequested: () => void = () => {}
   readonly #stopping = new Promise<void>((resolve) => {
     this.#stopRequested = resolve
@@ -78,12 +79,18 @@ export class Session {
     )
   }
 
+  /** Whether the server started streaming in this session (it was healthy, however it ended). */
+  get streamed(): boolean {
+    return this.#streamed
+  }
+
   /** Stream until {@link stop} (resolves) or until the stream or the pipeline fails (rejects). */
   async run(): Promise<void> {
     const { metrics, log } = this.#settings
     const statusTimer = setInterval(() => this.#sendStatus(), this.#settings.statusIntervalMs)
     statusTimer.unref()
     const onStarted = () => {
+      this.#streamed = true
       this.#state.phase = 'streaming'
       metrics.streaming = true
       this.#state.confirmed = this.startLsn
