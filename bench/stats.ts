@@ -1,4 +1,4 @@
-/** A figure measured several times: the median and the spread (the range of the repeats). */
+/** A figure measured several times: the median and the range of the repeats. */
 export interface Summary {
   median: number
   min: number
@@ -6,54 +6,58 @@ export interface Summary {
   n: number
   /** (max − min) / median, in percent. */
   spreadPct: number
-  values: number[]
 }
 
 export function summarize(values: number[]): Summary {
   const sorted = values.filter(Number.isFinite).sort((a, b) => a - b)
   const median = quantile(sorted, 0.5)
-  const min = sorted[0] ?? Number.NaN
-  const max = sorted[sorted.length - 1] ?? Number.NaN
+  const [min, max] = [sorted[0] ?? Number.NaN, sorted.at(-1) ?? Number.NaN]
   return {
     median,
     min,
     max,
     n: sorted.length,
     spreadPct: median ? ((max - min) / Math.abs(median)) * 100 : 0,
-    values,
   }
 }
+
+/** Runs of arms that alternated within repeats. */
+export interface ArmRun {
+  arm: string
+  rep: number
+}
+
+/** One arm's figure over its repeats. */
+export const summarizeArm = <T extends ArmRun>(runs: T[], arm: string, pick: (run: T) => number): Summary =>
+  summarize(runs.filter((run) => run.arm === arm).map(pick))
+
+/** `a ÷ b` of a figure, paired within each repeat (arms of one repeat ran back to back). */
+export function pairedRatio<T extends ArmRun>(runs: T[], a: string, b: string, pick: (run: T) => number) {
+  const reps = [...new Set(runs.map((run) => run.rep))]
+  const of = (arm: string, rep: number) => {
+    const run = runs.find((candidate) => candidate.arm === arm && candidate.rep === rep)
+    return run ? pick(run) : Number.NaN
+  }
+  return summarize(reps.map((rep) => of(a, rep) / of(b, rep)))
+}
+
+/** The arms in the order of a repeat: each repeat starts with another one, so none always runs first. */
+export const rotate = <T>(items: readonly T[], by: number): T[] =>
+  items.map((_, i) => items[(i + by) % items.length] as T)
 
 /** Linear interpolation between closest ranks (the median of an even count is the mean of the middle two). */
 export function quantile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return Number.NaN
   const position = (sorted.length - 1) * q
-  const low = Math.floor(position)
-  const high = Math.ceil(position)
-  const a = sorted[low] as number
-  const b = sorted[high] as number
-  return a + (b - a) * (position - low)
+  const [a, b] = [sorted[Math.floor(position)] as number, sorted[Math.ceil(position)] as number]
+  return a + (b - a) * (position - Math.floor(position))
 }
 
 /** Latency percentiles of raw samples (nearest rank: p99 is a latency that really happened). */
-export interface Percentiles {
-  count: number
-  p50: number
-  p90: number
-  p99: number
-  max: number
-}
-
-export function percentiles(samples: readonly number[]): Percentiles {
+export function percentiles(samples: readonly number[]) {
   const sorted = [...samples].sort((a, b) => a - b)
   const rank = (q: number) => sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN
-  return {
-    count: sorted.length,
-    p50: rank(0.5),
-    p90: rank(0.9),
-    p99: rank(0.99),
-    max: sorted[sorted.length - 1] ?? Number.NaN,
-  }
+  return { count: sorted.length, p50: rank(0.5), p90: rank(0.9), p99: rank(0.99), max: rank(1) }
 }
 
 /**
@@ -61,9 +65,8 @@ export function percentiles(samples: readonly number[]): Percentiles {
  * holds it, so it is only as precise as the buckets.
  */
 export function histogramQuantile(buckets: ReadonlyArray<{ le: number; count: number }>, q: number): number {
-  const total = buckets[buckets.length - 1]?.count ?? 0
-  if (total === 0) return Number.NaN
-  const target = q * total
+  const target = q * (buckets.at(-1)?.count ?? 0)
+  if (target === 0) return Number.NaN
   let previous = { le: 0, count: 0 }
   for (const bucket of buckets) {
     if (bucket.count >= target) {
@@ -76,18 +79,17 @@ export function histogramQuantile(buckets: ReadonlyArray<{ le: number; count: nu
   return previous.le
 }
 
-/** `12345.6` → `12,346`; small numbers keep `digits` significant decimals. */
+/** `12345.6` → `12,346`; small numbers keep `digits` significant digits. */
 export function format(value: number, digits = 3): string {
   if (!Number.isFinite(value)) return '–'
-  const abs = Math.abs(value)
-  if (abs >= 100) return Math.round(value).toLocaleString('en-US')
-  if (abs === 0) return '0'
+  if (Math.abs(value) >= 100) return Math.round(value).toLocaleString('en-US')
+  if (value === 0) return '0'
   return Number(value.toPrecision(digits)).toLocaleString('en-US', { maximumFractionDigits: 6 })
 }
 
-/** `median (min–max)` */
-export function formatSummary(summary: Summary | undefined, digits = 3, unit = ''): string {
+/** `median (min–max)`, scaled by `factor`. */
+export function formatSummary(summary: Summary | undefined, digits = 3, factor = 1): string {
   if (!summary || summary.n === 0) return '–'
-  if (summary.n === 1) return `${format(summary.median, digits)}${unit}`
-  return `${format(summary.median, digits)}${unit} (${format(summary.min, digits)}–${format(summary.max, digits)})`
+  const [median, min, max] = [summary.median, summary.min, summary.max].map((v) => format(v * factor, digits))
+  return summary.n === 1 ? `${median}` : `${median} (${min}–${max})`
 }
