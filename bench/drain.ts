@@ -1,5 +1,5 @@
-// One reader draining one slot's backlog, measured between two marks in the WAL: the readers of the
-// throughput and codec benchmarks (pg_recvlogical, the bare decode, the relay with Kafka or with a no-op sink).
+// One reader draining one slot's backlog, measured between two marks in the WAL (pg_recvlogical, the bare
+// decode, the relay with Kafka or with a no-op sink), and a Kafka client alone producing the same records.
 import { formatLsn } from '@factlib/relay'
 import { spawnChild, spawnScript } from './child.js'
 import { positionReader } from './db.js'
@@ -23,19 +23,6 @@ export interface Backlog {
   kafkaPid: number
 }
 
-/** A reader that began streaming its slot. */
-interface Reader {
-  pid: number
-  exited: Promise<unknown>
-  /** How far it got: what its walsender sent (pg_recvlogical) or what it confirmed. */
-  position: 'sent' | 'confirmed'
-  /** When it began, and its CPU then (startup is not a cost per fact). */
-  startAt: number
-  startCpu: number
-  /** Stop it (or wait for it to end by itself) and check it ended well. */
-  finish(): Promise<void>
-}
-
 export interface DrainRun {
   arm: string
   rep: number
@@ -55,16 +42,79 @@ export interface DrainRun {
   timing: { warmAt: number; endAt: number; exitAt: number }
 }
 
+/** pg_recvlogical (the ceiling), bench/bare-decode.ts, or the relay with the Kafka sink or a no-op one. */
+export type Reader = 'pg_recvlogical' | 'bare-decode' | 'relay' | 'noop-relay'
+
+/** Start a reader; resolves once it streams, with how to follow it and how to end it. */
+async function start(
+  reader: Reader,
+  backlog: Backlog,
+  slot: string,
+  env: Record<string, string>,
+  nodeFlags: string[],
+) {
+  const end = formatLsn(backlog.endMark)
+  if (reader === 'relay' || reader === 'noop-relay') {
+    const relayEnv = {
+      DATABASE_URL: backlog.url,
+      FACTLIB_SLOT: slot,
+      FACTLIB_PUBLICATION: backlog.publication,
+    }
+    const relay = await startStreamingRelay(
+      { ...relayEnv, FACTLIB_CREATE_SLOT: 'false', ...env },
+      { nodeFlags, noop: reader === 'noop-relay' },
+    )
+    const finish = async () => {
+      if (relay.child.exitCode !== null)
+        throw new Error(`the relay exited: ${JSON.stringify(relay.logs.slice(-5))}`)
+      await relay.stop()
+    }
+    return { pid: relay.pid, exited: relay.exited, position: 'confirmed' as const, finish }
+  }
+  const { hostname, port, username, password, pathname } = new URL(backlog.url)
+  const connection = `host=${hostname} port=${port} user=${username} password=${password} dbname=${pathname.slice(1)}`
+  const options = ['proto_version=1', `publication_names=${backlog.publication}`, 'messages=true']
+  const child =
+    reader === 'pg_recvlogical'
+      ? spawnChild(PG_RECVLOGICAL, [
+          ...['-d', connection, `--slot=${slot}`, '--start', '--plugin=pgoutput', '-f', '/dev/null'],
+          ...options.flatMap((option) => ['-o', option]),
+          ...[`--endpos=${end}`, '--no-loop'],
+        ])
+      : spawnScript('bare-decode.ts', [backlog.url, slot, backlog.publication, end])
+  // pg_recvlogical says nothing when it streams: it is timed from its start.
+  if (reader === 'bare-decode') await child.line((line) => line === 'streaming', 60_000)
+  const finish = async () => {
+    const code = await child.exited
+    if (code !== 0) throw new Error(`${reader} exited with ${code}: ${child.stderr()}`)
+  }
+  return {
+    pid: child.pid,
+    exited: child.exited,
+    position: (reader === 'bare-decode' ? 'confirmed' : 'sent') as 'confirmed' | 'sent',
+    finish,
+  }
+}
+
 export async function drain(
   arm: string,
   rep: number,
   backlog: Backlog,
   slot: string,
-  start: () => Promise<Reader>,
-) {
+  options: { reader?: Reader; env?: Record<string, string>; nodeFlags?: string[] } = {},
+): Promise<DrainRun> {
   const positions = await positionReader(backlog.url)
   try {
-    const reader = await start()
+    const startAt = performance.now()
+    const reader = await start(
+      options.reader ?? (arm as Reader),
+      backlog,
+      slot,
+      options.env ?? {},
+      options.nodeFlags ?? [],
+    )
+    const from = options.reader === 'pg_recvlogical' || arm === 'pg_recvlogical' ? startAt : performance.now()
+    const startCpu = from === startAt ? 0 : cpuSeconds(reader.pid)
     let ended = false
     void reader.exited.then(() => {
       ended = true
@@ -75,131 +125,41 @@ export async function drain(
       if (!walsender) await sleep(5)
     }
     const tracked = { walsender, reader: reader.pid, kafka: backlog.kafkaPid }
-    let window: CpuWindow | undefined
-    let warmAt: number | undefined
-    let endAt: number | undefined
-    let peakRss = 0
-    const deadline = Date.now() + 600_000
-    while (endAt === undefined) {
+    let [window, warmAt, endAt, peakRss] = [undefined as CpuWindow | undefined, Number.NaN, Number.NaN, 0]
+    for (const deadline = Date.now() + 600_000; Number.isNaN(endAt); await sleep(5)) {
       const position = (await positions[reader.position](slot).catch(() => undefined)) ?? 0n
-      const now = performance.now()
       peakRss = Math.max(peakRss, memory(reader.pid).peak)
-      if (warmAt === undefined && position > backlog.warmMark) {
-        warmAt = now
+      if (Number.isNaN(warmAt) && position > backlog.warmMark) {
+        warmAt = performance.now()
         window = new CpuWindow(tracked)
       }
-      // A reader that ended has passed every mark (pg_recvlogical stops at --endpos before the poll sees it).
-      if ((warmAt !== undefined && position > backlog.endMark) || ended) {
-        warmAt ??= now
-        endAt = now
-      } else {
-        window?.sample()
-        if (Date.now() > deadline) throw new Error(`${arm} did not finish its backlog within 10 minutes`)
-        await sleep(5)
-      }
+      // A reader that ended has passed every mark (pg_recvlogical stops at --endpos before a poll sees it).
+      if ((!Number.isNaN(warmAt) && position > backlog.endMark) || ended) endAt = performance.now()
+      else window?.sample()
+      if (Date.now() > deadline) throw new Error(`${arm} did not finish its backlog within 10 minutes`)
     }
+    if (Number.isNaN(warmAt)) warmAt = endAt
     window ??= new CpuWindow(tracked)
-    const measuredFrom = warmAt ?? endAt
-    const cpu = window.stop()
-    const totals = window.totals()
+    const [cpu, totals] = [window.stop(), window.totals()]
     await reader.finish()
     const all = backlog.warm + backlog.facts
+    const perFact = (seconds: number | undefined, facts = all) => ((seconds ?? Number.NaN) / facts) * 1e6
     return {
       arm,
       rep,
-      rate: all / ((endAt - reader.startAt) / 1000),
-      steadyRate: backlog.facts / ((endAt - measuredFrom) / 1000),
+      rate: all / ((endAt - from) / 1000),
+      steadyRate: backlog.facts / ((endAt - warmAt) / 1000),
       cpuPerFact: {
-        reader: (((totals.reader ?? Number.NaN) - reader.startCpu) / all) * 1e6,
-        walsender: ((totals.walsender ?? Number.NaN) / all) * 1e6,
-        kafka: (((cpu.processes.kafka ?? Number.NaN) * cpu.seconds) / backlog.facts) * 1e6,
+        reader: perFact((totals.reader ?? Number.NaN) - startCpu),
+        walsender: perFact(totals.walsender),
+        kafka: perFact((cpu.processes.kafka ?? Number.NaN) * cpu.seconds, backlog.facts),
       },
       cpu,
       peakRss,
-      timing: { warmAt: measuredFrom, endAt, exitAt: performance.now() },
+      timing: { warmAt, endAt, exitAt: performance.now() },
     }
   } finally {
     await positions.close()
-  }
-}
-
-/** `pg_recvlogical` to /dev/null until the last commit (`--endpos`); the ceiling. */
-export function recvlogical(backlog: Backlog, slot: string): () => Promise<Reader> {
-  return async () => {
-    const url = new URL(backlog.url)
-    const startAt = performance.now()
-    const child = spawnChild(PG_RECVLOGICAL, [
-      '-d',
-      `host=${url.hostname} port=${url.port} user=${decodeURIComponent(url.username)} password=${decodeURIComponent(url.password)} dbname=${url.pathname.slice(1)}`,
-      `--slot=${slot}`,
-      '--start',
-      '--plugin=pgoutput',
-      ...['-o', 'proto_version=1', '-o', `publication_names=${backlog.publication}`, '-o', 'messages=true'],
-      ...['-f', '/dev/null', `--endpos=${formatLsn(backlog.endMark)}`, '--no-loop'],
-    ])
-    const finish = async () => {
-      const code = await child.exited
-      if (code !== 0) throw new Error(`pg_recvlogical exited with ${code}: ${child.stderr()}`)
-    }
-    return { pid: child.pid, exited: child.exited, position: 'sent', startAt, startCpu: 0, finish }
-  }
-}
-
-/** bench/bare-decode.ts: the relay's replication stream decoding and confirming, nothing else. */
-export function bareDecode(backlog: Backlog, slot: string): () => Promise<Reader> {
-  return async () => {
-    const args = [backlog.url, slot, backlog.publication, formatLsn(backlog.endMark)]
-    const child = spawnScript('bare-decode.ts', args)
-    await child.line((line) => line === 'streaming', 60_000)
-    const finish = async () => {
-      const code = await child.exited
-      if (code !== 0 || !child.lines.at(-1)?.includes('messages'))
-        throw new Error(`bare-decode exited with ${code}: ${child.stderr()}`)
-    }
-    const startAt = performance.now()
-    return {
-      pid: child.pid,
-      exited: child.exited,
-      position: 'confirmed',
-      startAt,
-      startCpu: cpuSeconds(child.pid),
-      finish,
-    }
-  }
-}
-
-/** The relay as its own process; done once it confirmed past the last commit. */
-export function relay(
-  backlog: Backlog,
-  slot: string,
-  env: Record<string, string>,
-  options: Parameters<typeof startStreamingRelay>[1] = {},
-): () => Promise<Reader> {
-  return async () => {
-    const started = await startStreamingRelay(
-      {
-        DATABASE_URL: backlog.url,
-        FACTLIB_SLOT: slot,
-        FACTLIB_PUBLICATION: backlog.publication,
-        FACTLIB_CREATE_SLOT: 'false',
-        ...env,
-      },
-      options,
-    )
-    const finish = async () => {
-      if (started.child.exitCode !== null)
-        throw new Error(`the relay exited while draining: ${JSON.stringify(started.logs.slice(-5))}`)
-      await started.stop()
-    }
-    const startAt = performance.now()
-    return {
-      pid: started.pid,
-      exited: started.exited,
-      position: 'confirmed',
-      startAt,
-      startCpu: cpuSeconds(started.pid),
-      finish,
-    }
   }
 }
 
@@ -216,31 +176,27 @@ export async function produce(
     client,
     brokers.join(','),
     topic,
-    String(facts),
-    String(warm),
-    String(bytes),
+    `${facts}`,
+    `${warm}`,
+    `${bytes}`,
   ])
   const first = await child.line((line) => line === 'warm' || line.startsWith('{'))
   if (first !== 'warm') return JSON.parse(first) as { unavailable: string }
   const window = new CpuWindow({ kafka: kafkaPid })
   const sampler = setInterval(() => window.sample(), 20)
-  const result = JSON.parse(await child.line((line) => line.startsWith('{'))) as Record<
-    'seconds' | 'allSeconds' | 'cpuSeconds' | 'peakRss',
-    number
-  >
+  const line = await child.line((text) => text.startsWith('{'))
+  const result = JSON.parse(line) as Record<'seconds' | 'allSeconds' | 'cpuSeconds' | 'peakRss', number>
   clearInterval(sampler)
   const cpu = window.stop()
   await child.exited
+  const reader = (result.cpuSeconds / (facts + warm)) * 1e6
+  const kafka = (((cpu.processes.kafka ?? Number.NaN) * cpu.seconds) / facts) * 1e6
   return {
-    arm: `${client} alone`,
+    arm: client,
     rep,
     rate: (facts + warm) / result.allSeconds,
     steadyRate: facts / result.seconds,
-    cpuPerFact: {
-      reader: (result.cpuSeconds / (facts + warm)) * 1e6,
-      walsender: Number.NaN,
-      kafka: (((cpu.processes.kafka ?? Number.NaN) * cpu.seconds) / facts) * 1e6,
-    },
+    cpuPerFact: { reader, walsender: Number.NaN, kafka },
     cpu: { ...cpu, processes: { ...cpu.processes, reader: result.cpuSeconds / result.allSeconds } },
     peakRss: result.peakRss,
     timing: { warmAt: 0, endAt: 0, exitAt: 0 },

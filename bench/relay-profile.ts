@@ -5,7 +5,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createDatabase, createSlots, emitBacklog } from './db.js'
-import { drain, relay } from './drain.js'
+import { drain } from './drain.js'
 import { TOPIC } from './facts.js'
 import { type BenchContext, ensureTopics } from './services.js'
 
@@ -38,7 +38,7 @@ export async function measure({ services, quick }: BenchContext) {
     }
     const env = { KAFKA_BROKERS: services.kafka.brokers.join(',') }
     const nodeFlags = ['--cpu-prof', `--cpu-prof-dir=${directory}`]
-    const run = await drain('relay', 0, backlog, 'relay', relay(backlog, 'relay', env, { nodeFlags }))
+    const run = await drain('relay', 0, backlog, 'relay', { env, nodeFlags })
     const file = (await readdir(directory)).find((name) => name.endsWith('.cpuprofile'))
     if (!file) throw new Error('the relay wrote no CPU profile')
     const profile = JSON.parse(await readFile(join(directory, file), 'utf8')) as CpuProfile

