@@ -122,3 +122,15 @@ export async function positionReader(url: string) {
     close: () => client.end(),
   }
 }
+
+/** A publication, a slot per reader (before the facts), then `warm` warm-up facts and `facts` measured ones. */
+export async function prepareBacklog(
+  url: string,
+  slots: string[],
+  size: { facts: number; warm: number; bytes: number },
+) {
+  await createSlots(url, 'bench_pub', slots)
+  const warmMark = await emitBacklog(url, size.warm, size.bytes)
+  const endMark = await emitBacklog(url, size.facts, size.bytes, size.warm)
+  return { url, publication: 'bench_pub', facts: size.facts, warm: size.warm, warmMark, endMark }
+}

@@ -153,8 +153,10 @@ async function runArm(
     await withClient(url, (client) => client.query('truncate orders, outbox; checkpoint'))
     const base = await delivered()
     const lsn0 = await withClient(url, currentLsn)
-    const window = new CpuWindow({ delivery: deliveryPid, kafka: services.kafkaPid })
-    window.trackTree('postgres', services.postmasterPid)
+    const window = new CpuWindow(
+      { delivery: deliveryPid, kafka: services.kafkaPid },
+      { postgres: services.postmasterPid },
+    )
     const sampler = setInterval(() => window.sample(), 200)
     const result = await load(settings.durationMs)
     clearInterval(sampler)

@@ -3,65 +3,57 @@ import { cpus } from 'node:os'
 
 /** Linux clock ticks per second (`getconf CLK_TCK`); 100 on every mainstream kernel. */
 const TICKS = 100
-
-/** A process's parent, its own CPU seconds (user + system, all threads) and those of its reaped children. */
-function stat(pid: number): { ppid: number; own: number; children: number } | undefined {
+const read = (file: string) => {
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // The command name may hold spaces and parentheses: fields start after the last ')'.
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
-    const field = (n: number) => Number(fields[n - 3])
-    return { ppid: field(4), own: (field(14) + field(15)) / TICKS, children: (field(16) + field(17)) / TICKS }
+    return readFileSync(file, 'utf8')
   } catch {
-    return undefined
+    return '' // The process ended while we looked.
   }
 }
 
+/** A process's parent and its CPU seconds (user + system, all threads), its own and its reaped children's. */
+function stat(pid: number) {
+  const text = read(`/proc/${pid}/stat`)
+  // The command name may hold spaces and parentheses: fields start after the last ')'.
+  const fields = text
+    .slice(text.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number)
+  const field = (n: number) => fields[n - 3] ?? 0
+  return { ppid: field(4), own: (field(14) + field(15)) / TICKS, children: (field(16) + field(17)) / TICKS }
+}
+
 /** CPU seconds (user + system, all threads) a process has used so far; 0 once it is gone. */
-export const cpuSeconds = (pid: number): number => stat(pid)?.own ?? 0
+export const cpuSeconds = (pid: number): number => stat(pid).own
 
 /** Resident memory of a process in bytes: now (`VmRSS`) and its peak so far (`VmHWM`). */
 export function memory(pid: number): { rss: number; peak: number } {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-    const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024
-    return { rss: kb('VmRSS'), peak: kb('VmHWM') }
-  } catch {
-    return { rss: 0, peak: 0 }
-  }
+  const status = read(`/proc/${pid}/status`)
+  const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024
+  return { rss: kb('VmRSS'), peak: kb('VmHWM') }
 }
 
 /** CPU seconds used by `root` and every process under it, including children already reaped. */
 export function treeCpuSeconds(root = process.pid): number {
-  const children = new Map<number, number[]>()
-  const stats = new Map<number, NonNullable<ReturnType<typeof stat>>>()
-  for (const entry of readdirSync('/proc')) {
-    const found = /^\d+$/.test(entry) ? stat(Number(entry)) : undefined
-    if (!found) continue
-    stats.set(Number(entry), found)
-    children.set(found.ppid, [...(children.get(found.ppid) ?? []), Number(entry)])
-  }
+  const stats = readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map((entry) => ({ pid: Number(entry), ...stat(Number(entry)) }))
   let total = 0
-  const stack = [root]
-  for (let pid = stack.pop(); pid !== undefined; pid = stack.pop()) {
-    const found = stats.get(pid)
-    if (found) total += found.own + found.children
-    stack.push(...(children.get(pid) ?? []))
-  }
+  for (let pids = [root]; pids.length; pids = stats.filter((s) => pids.includes(s.ppid)).map((s) => s.pid))
+    for (const s of stats.filter((candidate) => pids.includes(candidate.pid))) total += s.own + s.children
   return total
 }
 
 /** Busy and stolen CPU seconds of the whole machine since boot (all cores together). */
 function machineCpu(): { busy: number; steal: number } {
-  const [user, nice, system, , , irq, softirq, steal] = (
-    readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? ''
-  )
-    .trim()
+  const [user, nice, system, , , irq, softirq, steal] = (read('/proc/stat').split('\n')[0] ?? '')
     .split(/\s+/)
     .slice(1)
     .map((ticks) => Number(ticks) / TICKS)
-  const busy = [user, nice, system, irq, softirq].reduce<number>((sum, value) => sum + (value ?? 0), 0)
-  return { busy, steal: steal ?? 0 }
+  return {
+    busy: [user, nice, system, irq, softirq].reduce<number>((sum, v) => sum + (v ?? 0), 0),
+    steal: steal ?? 0,
+  }
 }
 
 /** CPU used during a window, in cores (1 = one core busy for the whole window). */
@@ -83,24 +75,14 @@ export interface CpuUsage {
  * when last sampled) and, to tell whether the machine was quiet, everything not ours.
  */
 export class CpuWindow {
-  readonly #start = performance.now()
-  readonly #machine = machineCpu()
-  readonly #tree = treeCpuSeconds()
+  readonly #start = { at: performance.now(), machine: machineCpu(), ours: treeCpuSeconds() }
   readonly #named = new Map<string, { read: () => number; start: number; last: number }>()
 
-  constructor(processes: Record<string, number> = {}) {
-    for (const [name, pid] of Object.entries(processes)) this.track(name, () => cpuSeconds(pid), pid)
-  }
-
-  /** Count a process and everything under it (e.g. the postmaster: every PostgreSQL process). */
-  trackTree(name: string, pid: number): void {
-    this.track(name, () => treeCpuSeconds(pid), pid)
-  }
-
-  private track(name: string, read: () => number, pid: number): void {
-    if (pid <= 0) return
-    const start = read()
-    this.#named.set(name, { read, start, last: start })
+  constructor(processes: Record<string, number> = {}, trees: Record<string, number> = {}) {
+    const track = (name: string, read: () => number) =>
+      this.#named.set(name, { read, start: read(), last: read() })
+    for (const [name, pid] of Object.entries(processes)) if (pid > 0) track(name, () => cpuSeconds(pid))
+    for (const [name, pid] of Object.entries(trees)) if (pid > 0) track(name, () => treeCpuSeconds(pid))
   }
 
   sample(): void {
@@ -113,19 +95,14 @@ export class CpuWindow {
   }
 
   stop(): CpuUsage {
-    const seconds = (performance.now() - this.#start) / 1000
-    const machine = machineCpu()
-    const ours = treeCpuSeconds() - this.#tree
     this.sample()
-    const processes: Record<string, number> = {}
-    for (const [name, { start, last }] of this.#named) processes[name] = (last - start) / seconds
-    return {
-      seconds,
-      processes,
-      ours: ours / seconds,
-      foreign: Math.max(0, machine.busy - this.#machine.busy - ours) / seconds,
-      steal: (machine.steal - this.#machine.steal) / seconds,
-      cores: cpus().length,
-    }
+    const seconds = (performance.now() - this.#start.at) / 1000
+    const [machine, ours] = [machineCpu(), treeCpuSeconds() - this.#start.ours]
+    const processes = Object.fromEntries(
+      [...this.#named].map(([name, e]) => [name, (e.last - e.start) / seconds]),
+    )
+    const foreign = Math.max(0, machine.busy - this.#start.machine.busy - ours) / seconds
+    const steal = (machine.steal - this.#start.machine.steal) / seconds
+    return { seconds, processes, ours: ours / seconds, foreign, steal, cores: cpus().length }
   }
 }

@@ -45,6 +45,9 @@ export async function measure({ services, quick, log }: BenchContext) {
       FACTLIB_CREATE_SLOT: 'false',
       FACTLIB_TOPIC: `lat${bytes}.{source}.{aggregateType}`,
       KAFKA_BROKERS: services.kafka.brokers.join(','),
+    }).catch(async (error: unknown) => {
+      await db.drop() // its slot would stay behind and hold the next benchmark's slot name
+      throw error
     })
     const consumer = spawnScript('latency-consumer.ts', [services.kafka.brokers.join(','), topic])
     const positions = await positionReader(db.url)

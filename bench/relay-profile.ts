@@ -4,7 +4,7 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createDatabase, createSlots, emitBacklog } from './db.js'
+import { createDatabase, prepareBacklog } from './db.js'
 import { drain } from './drain.js'
 import { TOPIC } from './facts.js'
 import { type BenchContext, ensureTopics } from './services.js'
@@ -25,17 +25,7 @@ export async function measure({ services, quick }: BenchContext) {
   const db = await createDatabase(services.url, 'bench_prof')
   const directory = await mkdtemp(join(tmpdir(), 'factlib-relay-profile-'))
   try {
-    await createSlots(db.url, 'bench_pub', ['relay'])
-    const warmMark = await emitBacklog(db.url, settings.warm, settings.bytes)
-    const endMark = await emitBacklog(db.url, settings.facts, settings.bytes, settings.warm)
-    const backlog = {
-      url: db.url,
-      publication: 'bench_pub',
-      ...settings,
-      warmMark,
-      endMark,
-      kafkaPid: services.kafkaPid,
-    }
+    const backlog = { ...(await prepareBacklog(db.url, ['relay'], settings)), kafkaPid: services.kafkaPid }
     const env = { KAFKA_BROKERS: services.kafka.brokers.join(',') }
     const nodeFlags = ['--cpu-prof', `--cpu-prof-dir=${directory}`]
     const run = await drain('relay', 0, backlog, 'relay', { env, nodeFlags })

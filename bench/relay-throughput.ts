@@ -1,7 +1,7 @@
 // Relay throughput against its ceiling, on one backlog per payload size: single-fact transactions written
 // before any reader starts, each reader on its own slot created before the backlog, arms alternating.
 // Beside them each Kafka client alone produces the same records (no PostgreSQL): the client comparison.
-import { createDatabase, createSlots, emitBacklog } from './db.js'
+import { createDatabase, prepareBacklog } from './db.js'
 import { type DrainRun, drain, produce, type Reader } from './drain.js'
 import { TOPIC } from './facts.js'
 import { type BenchContext, ensureTopics, sleep } from './services.js'
@@ -30,24 +30,13 @@ export async function measure({ services, quick, log, arms }: BenchContext) {
     const db = await createDatabase(services.url, 'bench_tp')
     try {
       const slot = (reader: string, rep: number) => `${reader.replace('-', '_')}_${rep}`
-      await createSlots(
-        db.url,
-        'bench_pub',
-        READERS.flatMap((reader) => [0, 1, 2].map((rep) => slot(reader, rep))),
-      )
+      const slots = READERS.flatMap((reader) => [0, 1, 2].map((rep) => slot(reader, rep)))
       const started = performance.now()
-      const warmMark = await emitBacklog(db.url, warm, bytes)
-      const endMark = await emitBacklog(db.url, facts, bytes, warm)
-      const backlogSeconds = (performance.now() - started) / 1000
       const backlog = {
-        url: db.url,
-        publication: 'bench_pub',
-        facts,
-        warm,
-        warmMark,
-        endMark,
+        ...(await prepareBacklog(db.url, slots, { facts, warm, bytes })),
         kafkaPid: services.kafkaPid,
       }
+      const backlogSeconds = (performance.now() - started) / 1000
       const env = { KAFKA_BROKERS: brokers.join(','), FACTLIB_TOPIC_PARTITIONS: '6' }
       const runs: DrainRun[] = []
       for (let rep = 0; rep < repeats; rep++)

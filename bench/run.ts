@@ -19,20 +19,17 @@ import { type BenchContext, startServices } from './services.js'
 import { summarize } from './stats.js'
 
 /** In the order they run; the emitter's need no broker, relay-memory stops and restarts it (so: last). */
-const BENCHMARKS: Record<string, (context: BenchContext) => Promise<unknown>> = {
-  'emit-bundle': async () => (await import('./emit-bundle.js')).measure(),
-  'emit-statement': async () => (await import('./emit-statement.js')).measure(),
-  outbox: async (context) => (await import('./outbox.js')).measure(context),
-  'relay-throughput': async (context) => (await import('./relay-throughput.js')).measure(context),
-  'relay-codecs': async (context) => (await import('./relay-codecs.js')).measure(context),
-  'relay-latency': async (context) => (await import('./relay-latency.js')).measure(context),
-  'relay-profile': async (context) => (await import('./relay-profile.js')).measure(context),
-  // It starts a second broker; a smoke run has no use for it.
-  'kafka-jvm': async (context) =>
-    context.quick ? undefined : (await import('./kafka-jvm.js')).measure(context),
-  'relay-memory': async (context) => (await import('./relay-memory.js')).measure(context),
-}
+const BENCHMARKS = [
+  'emit-bundle',
+  'emit-statement',
+  'outbox',
+  'relay-throughput',
+  'relay-codecs',
+  'relay-latency',
+]
+BENCHMARKS.push('relay-profile', 'kafka-jvm', 'relay-memory')
 const WITHOUT_SERVICES = ['emit-bundle', 'emit-statement']
+type Benchmark = { measure(context: BenchContext): Promise<unknown> }
 
 const { values } = parseArgs({
   options: {
@@ -54,9 +51,9 @@ if (values.report) {
   process.exit(0)
 }
 const only = values.only?.split(',').map((name) => name.trim())
-const unknown = only?.filter((name) => !(name in BENCHMARKS))
+const unknown = only?.filter((name) => !BENCHMARKS.includes(name))
 if (unknown?.length) {
-  log(`unknown benchmark ${unknown.join(', ')}; choose from ${Object.keys(BENCHMARKS).join(', ')}`)
+  log(`unknown benchmark ${unknown.join(', ')}; choose from ${BENCHMARKS.join(', ')}`)
   process.exit(2)
 }
 const quick = values.quick ?? false
@@ -72,7 +69,7 @@ if (build.status !== 0) log(`tsc -b failed; measuring the existing build:\n${bui
 const [started, startedAt] = [Date.now(), new Date().toISOString()]
 const results: Record<string, unknown> = {}
 const errors: Record<string, string> = {}
-const selected = Object.keys(BENCHMARKS).filter((name) => !only || only.includes(name))
+const selected = BENCHMARKS.filter((name) => !only || only.includes(name))
 const needServices = selected.some((name) => !WITHOUT_SERVICES.includes(name))
 const services = needServices ? await startServices(log) : undefined
 const machine = services ? machineStamp(services) : undefined
@@ -87,7 +84,11 @@ try {
         log,
         ...(arms ? { arms } : {}),
       }
-      const result = await BENCHMARKS[name]?.(context)
+      // It starts a second broker; a smoke run has no use for it.
+      const result =
+        name === 'kafka-jvm' && quick
+          ? undefined
+          : await ((await import(`./${name}.js`)) as Benchmark).measure(context)
       if (result !== undefined) results[name] = result
       log(`${name}: done in ${((Date.now() - begun) / 1000).toFixed(0)} s`)
     } catch (error) {
@@ -109,14 +110,7 @@ const run: RunResults = {
   noise: assessNoise(windows, spreads),
   results,
   errors,
-  resultsFile: relative(
-    root,
-    join(
-      root,
-      'bench/results',
-      `${startedAt.replaceAll(':', '-').slice(0, 19)}${quick ? '-quick' : only ? '-partial' : ''}.json`,
-    ),
-  ),
+  resultsFile: `bench/results/${startedAt.replaceAll(':', '-').slice(0, 19)}${quick ? '-quick' : only ? '-partial' : ''}.json`,
 }
 await mkdir(join(root, 'bench/results'), { recursive: true })
 await writeFile(join(root, run.resultsFile), `${JSON.stringify(run, null, 1)}\n`)
@@ -128,24 +122,15 @@ process.exit(Object.keys(errors).length ? 1 : 0)
 
 /** Every measured window's CPU reading (was the machine quiet?) and the spread of each repeated figure. */
 function measuredWindows(all: Record<string, unknown>): [CpuUsage[], number[]] {
-  type Runs = { runs?: Array<{ arm: string; cpu?: CpuUsage } & Record<string, unknown>> }
-  const lists = ['outbox', 'relay-codecs', 'relay-latency']
-    .map((name) => (all[name] as Runs | undefined)?.runs ?? [])
-    .concat(
-      ((all['relay-throughput'] as { payloads?: Runs[] } | undefined)?.payloads ?? []).map(
-        (p) => p.runs ?? [],
-      ),
-    )
-  const key = (run: (typeof lists)[number][number]) => `${run.arm}|${run.clients ?? ''}`
+  type Run = { arm: string; cpu?: CpuUsage; clients?: number } & Record<string, number>
+  const runsOf = (name: string) => (all[name] as { runs?: Run[] } | undefined)?.runs ?? []
+  const throughput =
+    (all['relay-throughput'] as { payloads?: Array<{ runs: Run[] }> } | undefined)?.payloads ?? []
+  const lists = [...['outbox', 'relay-codecs', 'relay-latency'].map(runsOf), ...throughput.map((p) => p.runs)]
   const spreads = lists.flatMap((runs) =>
-    [...new Set(runs.map(key))]
-      .map((arm) =>
-        summarize(
-          runs
-            .filter((run) => key(run) === arm)
-            .map((run) => Number(run.rate ?? run.perSecond ?? run.achieved)),
-        ),
-      )
+    [...new Set(runs.map((run) => `${run.arm}|${run.clients}`))]
+      .map((key) => runs.filter((run) => `${run.arm}|${run.clients}` === key))
+      .map((same) => summarize(same.map((run) => run.rate ?? run.perSecond ?? run.achieved ?? Number.NaN)))
       .flatMap((summary) => (summary.n > 1 ? [summary.spreadPct] : [])),
   )
   return [lists.flat().flatMap((run) => (run.cpu ? [run.cpu] : [])), spreads]
