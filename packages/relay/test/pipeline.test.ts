@@ -37,17 +37,21 @@ function gatedSink(maxInflightSends: number | undefined) {
   return { sink, batches, most: () => most }
 }
 
-function pipelineFor(sink: Sink, confirmed: bigint[]) {
+function pipelineFor(
+  sink: Sink,
+  confirmed: bigint[],
+  options: { sources?: string[]; metrics?: RelayMetrics } = {},
+) {
   return new Pipeline(0n, {
     sink,
     topic: '{source}.{aggregateType}',
     dlqTopic: 'dlq',
-    sources: undefined,
+    sources: options.sources ? new Set(options.sources) : undefined,
     maxInflightBytes: 1 << 30,
     maxBatchRecords: 10,
     maxBatchBytes: 1 << 20,
     lingerMs: 0,
-    metrics: new RelayMetrics(),
+    metrics: options.metrics ?? new RelayMetrics(),
     log: silentLogger,
     onBackpressure: () => {},
     onConfirmable: (position) => confirmed.push(position),
@@ -127,5 +131,71 @@ describe('pipeline', () => {
       Array.from({ length: 31 }, (_, index) => `id-${index + 1}`),
     )
     expect(confirmed.at(-1)).toBe(3100n)
+  })
+
+  test.each([
+    ['no sources configured', undefined],
+    ['sources configured', ['shop']],
+  ])(
+    "with %s, other tools' messages are skipped and confirmed, the relay's own malformed ones dead-lettered",
+    async (_, sources) => {
+      const gated = gatedSink(undefined)
+      const metrics = new RelayMetrics()
+      const pipeline = pipelineFor(gated.sink, [], { ...(sources ? { sources } : {}), metrics })
+      const text = (value: string) => new TextEncoder().encode(value)
+      // Another tool's heartbeat (non-transactional) and its transactional JSON: skipped, nothing to the sink.
+      pipeline.message({ transactional: false, lsn: 50n, prefix: 'heartbeat', content: text('2026-12-06') })
+      expect(pipeline.confirmations.position).toBe(50n)
+      pipeline.begin(90n, Date.now())
+      pipeline.message({ transactional: true, lsn: 80n, prefix: 'debezium', content: text('{"op":"c"}') })
+      pipeline.commit(100n)
+      expect(pipeline.confirmations.position).toBe(100n)
+      // The relay's own: an envelope-looking message under its prefix that is malformed goes to the DLQ.
+      pipeline.begin(190n, Date.now())
+      pipeline.message({
+        transactional: true,
+        lsn: 180n,
+        prefix: 'shop',
+        content: text('{"v":1,"id":"x"}\n'),
+      })
+      pipeline.commit(200n)
+      await waitFor('the dead letter', () => gated.batches.length === 1)
+      expect(gated.batches[0]?.records[0]?.topic).toBe('dlq')
+      gated.batches[0]?.resolve()
+      await pipeline.drain()
+      expect(pipeline.confirmations.position).toBe(200n)
+      expect(metrics.totals()).toMatchObject({ foreign: 2, deadLettered: 1 })
+    },
+  )
+
+  test('with sources configured, a message under another prefix is foreign even when it looks like an envelope', async () => {
+    const gated = gatedSink(undefined)
+    const metrics = new RelayMetrics()
+    const pipeline = pipelineFor(gated.sink, [], { sources: ['shop'], metrics })
+    readTransactions(pipeline, 1, 1)
+    pipeline.begin(190n, Date.now())
+    pipeline.message({
+      transactional: true,
+      lsn: 180n,
+      prefix: 'billing',
+      content: new TextEncoder().encode('{"v":1}\n'),
+    })
+    pipeline.commit(200n)
+    await waitFor('the fact', () => gated.batches.length === 1)
+    gated.batches[0]?.resolve()
+    await pipeline.drain()
+    expect(gated.batches.flatMap((batch) => batch.records.map((record) => record.topic))).toEqual([
+      'shop.order',
+    ])
+    expect(metrics.totals()).toMatchObject({ foreign: 1, relayed: 1 })
+  })
+
+  test('the foreign-prefix label is bounded: past 20 prefixes they count as other', () => {
+    const metrics = new RelayMetrics()
+    for (let index = 0; index < 25; index++) expect(metrics.foreignMessage(`tool${index}`)).toBe(true)
+    expect(metrics.foreignMessage('tool0')).toBe(false)
+    const text = metrics.prometheus()
+    expect(text.match(/factlib_foreign_messages_total\{prefix=/g)).toHaveLength(21)
+    expect(text).toContain('factlib_foreign_messages_total{prefix="other"} 5')
   })
 })

@@ -165,7 +165,8 @@ describe.skipIf(kafkaUnavailable())('the relay delivers', () => {
   test('poison messages go to the dead-letter topic with their reason and the stream continues', async () => {
     const db = await freshDatabase()
     const source = uniqueName('poison')
-    const { relay, dlq } = await relayFor(db.url)
+    // A configured source makes every message under its prefix the relay's, malformed or not.
+    const { relay, dlq } = await relayFor(db.url, { FACTLIB_SOURCES: source })
     const header = {
       id: '0190b7a0-0000-7000-8000-000000000001',
       type: 't',

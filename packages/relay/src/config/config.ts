@@ -54,7 +54,10 @@ export const CONFIG_VARIABLES = {
   DATABASE_URL: { default: undefined, doc: 'PostgreSQL URL (required); honours sslmode' },
   FACTLIB_SLOT: { default: 'factlib', doc: 'logical replication slot' },
   FACTLIB_PUBLICATION: { default: 'factlib', doc: 'publication the slot streams' },
-  FACTLIB_SOURCES: { default: undefined, doc: 'comma list of sources to relay (default: all)' },
+  FACTLIB_SOURCES: {
+    default: undefined,
+    doc: "comma list of sources to relay (default: every envelope; other tools' messages are skipped)",
+  },
   FACTLIB_SINK: {
     default: undefined,
     doc: '`kafka` or `stdout` (default kafka when brokers or a cluster ARN is set)',

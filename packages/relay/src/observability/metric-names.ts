@@ -13,6 +13,11 @@ export const METRICS = {
   factsRelayed: { prometheus: 'factlib_facts_relayed_total', emf: 'FactsRelayed', unit: 'Count' },
   /** Facts sent to the dead-letter topic. Prometheus label: `reason`. */
   deadLettered: { prometheus: 'factlib_dead_lettered_total', emf: 'DeadLettered', unit: 'Count' },
+  /**
+   * Logical messages of other tools (not the relay's source prefixes, or not an envelope), skipped and
+   * confirmed. Prometheus label: `prefix` (the first 20 distinct prefixes; later ones count as `other`).
+   */
+  foreignMessages: { prometheus: 'factlib_foreign_messages_total', emf: 'ForeignMessages', unit: 'Count' },
   /** Failed produce attempts (each is retried). Prometheus label: `kind`. */
   produceErrors: { prometheus: 'factlib_produce_errors_total', emf: 'ProduceErrors', unit: 'Count' },
   /** `pg_current_wal_lsn() - confirmed_flush_lsn` of the slot. */

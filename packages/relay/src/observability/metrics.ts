@@ -3,19 +3,22 @@ import { METRIC_DIMENSION, METRICS } from './metric-names.js'
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
 const WAL_STATUSES = ['reserved', 'extended', 'unreserved', 'lost'] as const
 const RESERVOIR = 4096
+/** Distinct prefixes of other tools' messages that get their own label; the rest count as `other`. */
+const FOREIGN_PREFIX_LABELS = 20
 
 /** What the relay measures; rendered as Prometheus text or as CloudWatch EMF lines. */
 export class RelayMetrics {
   readonly #relayed = new Map<string, number>()
   readonly #deadLettered = new Map<string, number>()
   readonly #produceErrors = new Map<string, number>()
+  readonly #foreign = new Map<string, number>()
   readonly #buckets = LATENCY_BUCKETS.map(() => 0)
   #latencyCount = 0
   #latencySum = 0
   /** Latency samples (seconds) since the last EMF line, reservoir-sampled. */
   #window: number[] = []
   #windowSeen = 0
-  #emitted = { relayed: 0, deadLettered: 0, produceErrors: 0 }
+  #emitted = { relayed: 0, deadLettered: 0, produceErrors: 0, foreign: 0 }
 
   slotLagBytes = 0
   slotLagSeconds = 0
@@ -42,16 +45,28 @@ export class RelayMetrics {
     this.#deadLettered.set(reason, (this.#deadLettered.get(reason) ?? 0) + 1)
   }
 
+  /**
+   * A logical message of another tool was skipped. Returns whether its prefix is new (so the caller logs it
+   * once); a prefix past the label bound is counted as `other`.
+   */
+  foreignMessage(prefix: string): boolean {
+    const known = this.#foreign.has(prefix)
+    const label = known || this.#foreign.size < FOREIGN_PREFIX_LABELS ? prefix : 'other'
+    this.#foreign.set(label, (this.#foreign.get(label) ?? 0) + 1)
+    return !known
+  }
+
   produceError(kind: string): void {
     this.#produceErrors.set(kind, (this.#produceErrors.get(kind) ?? 0) + 1)
   }
 
   /** Totals since start, for status displays and tests. */
-  totals(): { relayed: number; deadLettered: number; produceErrors: number } {
+  totals(): { relayed: number; deadLettered: number; produceErrors: number; foreign: number } {
     return {
       relayed: sum(this.#relayed),
       deadLettered: sum(this.#deadLettered),
       produceErrors: sum(this.#produceErrors),
+      foreign: sum(this.#foreign),
     }
   }
 
@@ -67,6 +82,8 @@ export class RelayMetrics {
     labelled(METRICS.factsRelayed.prometheus, 'source', this.#relayed)
     family(METRICS.deadLettered.prometheus, 'counter', 'Facts sent to the dead-letter topic.')
     labelled(METRICS.deadLettered.prometheus, 'reason', this.#deadLettered)
+    family(METRICS.foreignMessages.prometheus, 'counter', 'Logical messages of other tools, skipped.')
+    labelled(METRICS.foreignMessages.prometheus, 'prefix', this.#foreign)
     family(METRICS.produceErrors.prometheus, 'counter', 'Failed produce attempts (each is retried).')
     labelled(METRICS.produceErrors.prometheus, 'kind', this.#produceErrors)
     family(
@@ -120,6 +137,7 @@ export class RelayMetrics {
       [METRICS.factsRelayed.emf]: totals.relayed - this.#emitted.relayed,
       [METRICS.deadLettered.emf]: totals.deadLettered - this.#emitted.deadLettered,
       [METRICS.produceErrors.emf]: totals.produceErrors - this.#emitted.produceErrors,
+      [METRICS.foreignMessages.emf]: totals.foreign - this.#emitted.foreign,
       [METRICS.slotLagBytes.emf]: this.slotLagBytes,
       [METRICS.slotLagSeconds.emf]: this.slotLagSeconds,
     }
@@ -127,6 +145,7 @@ export class RelayMetrics {
       [METRICS.factsRelayed.emf]: METRICS.factsRelayed.unit,
       [METRICS.deadLettered.emf]: METRICS.deadLettered.unit,
       [METRICS.produceErrors.emf]: METRICS.produceErrors.unit,
+      [METRICS.foreignMessages.emf]: METRICS.foreignMessages.unit,
       [METRICS.slotLagBytes.emf]: METRICS.slotLagBytes.unit,
       [METRICS.slotLagSeconds.emf]: METRICS.slotLagSeconds.unit,
     }

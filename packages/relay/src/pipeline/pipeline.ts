@@ -15,7 +15,7 @@ export interface PipelineOptions {
   /** Topic template, `{source}.{aggregateType}` by default. */
   topic: string
   dlqTopic: string
-  /** Sources to relay; others are skipped (and still confirmed). `undefined` relays all. */
+  /** Sources to relay; others are skipped (and still confirmed). `undefined`: every envelope. */
   sources: ReadonlySet<string> | undefined
   /** Stop reading once this many bytes are read but not acknowledged. */
   maxInflightBytes: number
@@ -53,6 +53,8 @@ interface Entry {
  * in-flight bound so that it limits memory; batches fill to their byte limit with record bytes alone.
  */
 const ENTRY_OVERHEAD_BYTES = 512
+/** How every envelope's content begins (`{"v":`), the mark of the relay's own messages. */
+const ENVELOPE_MARKER = new TextEncoder().encode('{"v":')
 /** A sink that acknowledged a batch this recently counts as busy (see `lingerMs`). */
 const BUSY_WINDOW_MS = 50
 
@@ -115,6 +117,15 @@ export class Pipeline implements StreamHandlers {
 
   message({ transactional, lsn, prefix, content }: Parameters<StreamHandlers['message']>[0]): void {
     const options = this.#options
+    if (!this.#isOurs(prefix, content)) {
+      if (options.metrics.foreignMessage(prefix))
+        options.log.info("skipping another tool's logical messages (not a configured source or envelope)", {
+          prefix,
+          transactional,
+        })
+      if (!transactional) this.confirmations.skipped(lsn)
+      return
+    }
     if (!transactional) {
       // It survives a rollback of the transaction that wrote it, so it is never published as a fact.
       const origin = { source: prefix, lsn: formatLsn(lsn) }
@@ -129,7 +140,6 @@ export class Pipeline implements StreamHandlers {
       )
       return
     }
-    if (options.sources && !options.sources.has(prefix)) return
     const origin = { source: prefix, lsn: this.#lsn }
     const transaction = this.confirmations.fact()
     let envelope: ReturnType<typeof decodeEnvelope>
@@ -165,6 +175,18 @@ export class Pipeline implements StreamHandlers {
       return
     }
     this.#enqueue(factRecord(envelope, origin, topic), transaction, prefix, this.#commitTime, undefined)
+  }
+
+  /**
+   * A message is the relay's when its prefix is a configured source or, with no sources configured, when
+   * its content starts like an envelope. Everything else belongs to another tool on the same database.
+   */
+  #isOurs(prefix: string, content: Uint8Array): boolean {
+    const { sources } = this.#options
+    if (sources) return sources.has(prefix)
+    for (let index = 0; index < ENVELOPE_MARKER.length; index++)
+      if (content[index] !== ENVELOPE_MARKER[index]) return false
+    return true
   }
 
   commit(commitEndLsn: Lsn): void {

@@ -79,6 +79,16 @@ export class Confirmations {
     return entry
   }
 
+  /**
+   * A non-transactional message at `lsn` that is not the relay's (another tool's heartbeat): nothing to
+   * deliver, but once everything before it is acknowledged its position may be confirmed, so that a slot
+   * that sees only such messages keeps advancing.
+   */
+  skipped(lsn: Lsn): void {
+    const entry = this.standalone(lsn, Date.now())
+    this.acknowledge(entry)
+  }
+
   /** COMMIT: the open transaction ends at `commitEndLsn`. */
   commit(commitEndLsn: Lsn): void {
     if (!this.#open) throw new Error('COMMIT without BEGIN: the stream is out of sync')
