@@ -5,54 +5,62 @@ import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import { describe, expect, test } from 'vitest'
-import { silentLogger } from '../src/observability/log.js'
-import { kafkaClientSettings, kafkajsLogCreator } from '../src/sinks/kafka/client.js'
-import { collectingLogger, plainConfig } from './support/sink.js'
+import { kafkaBrokers, kafkaUnavailable, uniqueName } from '../../../test/harness/index.js'
+import { kafkaClientOptions } from '../src/sinks/kafka/client.js'
+import { readTopic, valueText } from './support/kafka.js'
+import { plainConfig } from './support/sink.js'
 
-const options = { log: silentLogger }
+const run = promisify(execFile)
+// The built package, as the CLI loads it (npm test builds first).
+const dist = fileURLToPath(new URL('../dist/', import.meta.url))
+const built = (path: string) => JSON.stringify(pathToFileURL(join(dist, path)).href)
 
-describe('kafkaClientSettings', () => {
-  test('PLAIN and SCRAM pass the credentials to kafkajs; TLS follows KAFKA_TLS', async () => {
-    const plain = await kafkaClientSettings(
+describe('kafkaClientOptions', () => {
+  test('PLAIN and SCRAM pass the credentials to the client; TLS follows KAFKA_TLS', async () => {
+    const plain = await kafkaClientOptions(
       plainConfig(['b:9096'], { sasl: 'plain', username: 'relay', password: 'pw', tls: true }),
-      options,
+      {},
     )
-    expect(plain.settings).toMatchObject({
-      brokers: ['b:9096'],
-      ssl: true,
-      sasl: { mechanism: 'plain', username: 'relay', password: 'pw' },
+    expect(plain.options).toMatchObject({
+      bootstrapBrokers: ['b:9096'],
+      tls: {},
+      sasl: { mechanism: 'PLAIN', username: 'relay', password: 'pw' },
     })
-    for (const mechanism of ['scram-sha-256', 'scram-sha-512'] as const) {
-      const { settings } = await kafkaClientSettings(
-        plainConfig(['b:9096'], { sasl: mechanism, username: 'relay', password: 'pw', tls: true }),
-        options,
+    for (const [sasl, mechanism] of [
+      ['scram-sha-256', 'SCRAM-SHA-256'],
+      ['scram-sha-512', 'SCRAM-SHA-512'],
+    ] as const) {
+      const { options } = await kafkaClientOptions(
+        plainConfig(['b:9096'], { sasl, username: 'relay', password: 'pw', tls: true }),
+        {},
       )
-      expect(settings.sasl).toEqual({ mechanism, username: 'relay', password: 'pw' })
+      expect(options.sasl).toEqual({ mechanism, username: 'relay', password: 'pw' })
     }
-    const { settings } = await kafkaClientSettings(plainConfig(['b:9092']), options)
-    expect(settings.ssl).toBe(false)
-    expect(settings.sasl).toBeUndefined()
+    const { options } = await kafkaClientOptions(plainConfig(['b:9092']), {})
+    expect(options.tls).toBeUndefined()
+    expect(options.sasl).toBeUndefined()
   })
 
-  test('extra TLS options (a private CA) replace `ssl: true`', async () => {
-    const { settings } = await kafkaClientSettings(plainConfig(['b:9094'], { tls: true }), {
-      ...options,
+  test('extra TLS options (a private CA) are the TLS options; SNI names a host, never an address', async () => {
+    const { options } = await kafkaClientOptions(plainConfig(['b-1.msk:9094'], { tls: true }), {
       tlsOptions: { ca: 'PEM' },
     })
-    expect(settings.ssl).toEqual({ ca: 'PEM' })
+    expect(options.tls).toEqual({ ca: 'PEM' })
+    expect(options.tlsServerName).toBe(true)
+    const byAddress = await kafkaClientOptions(plainConfig(['10.0.0.1:9094'], { tls: true }), {})
+    expect(byAddress.options.tlsServerName).toBe(false)
   })
 
   test('IAM is OAUTHBEARER with a token provider; without a region to sign for it fails naming what to set', async () => {
     const iam = plainConfig(['b:9098'], { sasl: 'iam', tls: true })
-    const { settings } = await kafkaClientSettings(iam, { ...options, awsRegion: 'eu-central-1' })
-    const sasl = settings.sasl as { mechanism: string; oauthBearerProvider?: unknown }
-    expect(sasl.mechanism).toBe('oauthbearer')
-    expect(typeof sasl.oauthBearerProvider).toBe('function')
+    const { options } = await kafkaClientOptions(iam, { awsRegion: 'eu-central-1' })
+    expect(options.sasl?.mechanism).toBe('OAUTHBEARER')
+    expect(typeof options.sasl?.token).toBe('function')
     const saved = { AWS_REGION: process.env.AWS_REGION, AWS_DEFAULT_REGION: process.env.AWS_DEFAULT_REGION }
     delete process.env.AWS_REGION
     delete process.env.AWS_DEFAULT_REGION
     try {
-      await expect(kafkaClientSettings(iam, options)).rejects.toMatchObject({
+      await expect(kafkaClientOptions(iam, {})).rejects.toMatchObject({
         code: 'CONFIG_INVALID',
         message: expect.stringContaining('KAFKA_CLUSTER_ARN or AWS_REGION'),
       })
@@ -63,32 +71,30 @@ describe('kafkaClientSettings', () => {
       )
     }
   })
+})
 
-  test("kafkajs' log lines become JSON logger calls; its errors are warnings, held back when they repeat", () => {
-    const { logger, lines } = collectingLogger()
-    const log = kafkajsLogCreator(logger)(4)
-    const entry = (level: number, message: string) => ({
-      namespace: 'Connection',
-      level,
-      label: '',
-      log: { timestamp: 'now', logger: 'kafkajs', message, broker: 'b:9092' },
-    })
-    log(entry(1, 'Connection error: ECONNREFUSED'))
-    log(entry(1, 'Connection error: ECONNREFUSED'))
-    log(entry(4, 'Starting'))
-    expect(lines).toEqual([
-      {
-        level: 'warn',
-        message: 'Connection error: ECONNREFUSED',
-        fields: { component: 'kafkajs', namespace: 'Connection', broker: 'b:9092' },
-      },
-      {
-        level: 'info',
-        message: 'Starting',
-        fields: { component: 'kafkajs', namespace: 'Connection', broker: 'b:9092' },
-      },
-    ])
+test("the client writes nothing of its own: what it fails at reaches the log as the sink's JSON warnings", async () => {
+  const script = `
+    const { KafkaSink } = await import(${built('sinks/kafka/kafka-sink.js')})
+    const { jsonLogger } = await import(${built('observability/log.js')})
+    const sink = new KafkaSink(
+      { kind: 'kafka', brokers: ['127.0.0.1:9'], tls: false, compression: 'none' },
+      { dlqTopic: 'd', topicPartitions: 1, startTimeoutMs: 2_500, log: jsonLogger() },
+    )
+    await sink.start().catch(() => {})`
+  const { stdout, stderr } = await run(process.execPath, ['--input-type=module', '-e', script], {
+    timeout: 20_000,
   })
+  expect(stdout).toBe('')
+  const lines = stderr
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { level: string; msg: string; component?: string; error?: string })
+  const retries = lines.filter((line) => line.msg === 'Kafka is not reachable yet; retrying')
+  expect(retries.length).toBeGreaterThanOrEqual(2)
+  expect(retries.every((line) => line.level === 'warn' && line.component === 'kafka-sink')).toBe(true)
+  expect(retries[0]?.error).toContain('ECONNREFUSED')
+  expect(lines.at(-1)).toMatchObject({ level: 'error', msg: 'cannot connect to Kafka' })
 })
 
 test('a relay without MSK never loads the AWS SDK (the packages are imported on first use only)', async () => {
@@ -107,14 +113,12 @@ test('a relay without MSK never loads the AWS SDK (the packages are imported on 
       join(dir, 'register.mjs'),
       `import { register } from 'node:module'\nregister(${JSON.stringify(pathToFileURL(hook).href)})\n`,
     )
-    // The built package, as the CLI loads it (npm test builds first).
-    const dist = fileURLToPath(new URL('../dist/', import.meta.url))
     const script = `
-      const { KafkaSink } = await import(${JSON.stringify(pathToFileURL(join(dist, 'sinks/kafka/kafka-sink.js')).href)})
-      await import(${JSON.stringify(pathToFileURL(join(dist, 'sinks/kafka/client.js')).href)})
+      const { KafkaSink } = await import(${built('sinks/kafka/kafka-sink.js')})
+      await import(${built('sinks/kafka/client.js')})
       new KafkaSink({ kind: 'kafka', brokers: ['127.0.0.1:9'], tls: false }, { dlqTopic: 'd', topicPartitions: 1 })
       console.log('constructed')`
-    const { stdout } = await promisify(execFile)(
+    const { stdout } = await run(
       process.execPath,
       ['--import', join(dir, 'register.mjs'), '--input-type=module', '-e', script],
       { timeout: 20_000 },
@@ -124,3 +128,50 @@ test('a relay without MSK never loads the AWS SDK (the packages are imported on 
     await rm(dir, { recursive: true, force: true })
   }
 })
+
+test.skipIf(kafkaUnavailable())(
+  'without the optional native @node-rs/crc32 the client checksums in WebAssembly, and the broker accepts the batches',
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'factlib-crc-'))
+    try {
+      // The client loads @node-rs/crc32 with require() and falls back when it is missing, as on a platform
+      // whose prebuilt binary is not installed.
+      const hide = join(dir, 'hide-crc32.cjs')
+      await writeFile(
+        hide,
+        `const Module = require('node:module')
+         const resolve = Module._resolveFilename
+         Module._resolveFilename = function (request, ...rest) {
+           if (request === '@node-rs/crc32') throw Object.assign(new Error('hidden'), { code: 'MODULE_NOT_FOUND' })
+           return resolve.call(this, request, ...rest)
+         }`,
+      )
+      const topic = uniqueName('wasm-crc')
+      const script = `
+        const { KafkaSink } = await import(${built('sinks/kafka/kafka-sink.js')})
+        const sink = new KafkaSink(
+          { kind: 'kafka', brokers: ${JSON.stringify(kafkaBrokers())}, tls: false, compression: 'none' },
+          { dlqTopic: ${JSON.stringify(uniqueName('dlq'))}, topicPartitions: 1 },
+        )
+        await sink.start()
+        const record = (value) => ({ topic: ${JSON.stringify(topic)}, key: 'k', value: Buffer.from(value), headers: { h: 'v' } })
+        await sink.send([record('one'), record('two')], new AbortController().signal)
+        await sink.close()
+        const { crc32c } = await import('@platformatic/kafka')
+        console.log(crc32c.name)`
+      const { stdout } = await run(
+        process.execPath,
+        ['--require', hide, '--input-type=module', '-e', script],
+        {
+          timeout: 30_000,
+          cwd: fileURLToPath(new URL('..', import.meta.url)),
+        },
+      )
+      // The client's own names: nativeCRC32C for @node-rs/crc32, crc32c for @platformatic/wasm-utils.
+      expect(stdout.trim()).toBe('crc32c')
+      expect((await readTopic(kafkaBrokers(), topic)).map(valueText)).toEqual(['one', 'two'])
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  },
+)

@@ -1,12 +1,12 @@
-import { createRequire } from 'node:module'
 import { FactlibError } from '@factlib/emit'
 import {
-  KafkaJSConnectionError,
-  KafkaJSNonRetriableError,
-  KafkaJSNumberOfRetriesExceeded,
-  KafkaJSRequestTimeoutError,
-  KafkaJSSASLAuthenticationError,
-} from 'kafkajs'
+  AuthenticationError,
+  MultipleErrors,
+  NetworkError,
+  ResponseError,
+  TimeoutError,
+  UserError,
+} from '@platformatic/kafka'
 import { describe, expect, test } from 'vitest'
 import type { KafkaConfig } from '../src/config/config.js'
 import { connectFailure, KafkaConnectError } from '../src/sinks/kafka/connect-failure.js'
@@ -14,19 +14,18 @@ import { classifyProduceError } from '../src/sinks/kafka/errors.js'
 import { grantHint, mskIamActions } from '../src/sinks/kafka/permissions.js'
 import { TopicRefusedError } from '../src/sinks/kafka/topics.js'
 
-// kafkajs' own constructor of broker errors, as its response parsers use it.
-const { createErrorFromCode } = createRequire(import.meta.url)('kafkajs/src/protocol/error.js') as {
-  createErrorFromCode(code: number): Error
-}
+/** A broker's error code in an answer, as the client's response parsers report it (Produce v11, one partition). */
+const brokerError = (code: number, said: string | null = null): Error =>
+  new ResponseError(0, 11, { '/responses/0/partitionResponses/0': [code, said] }, {})
 
-/** How kafkajs hands a broker error to `sendBatch`'s caller after its retrier gave up. */
-const asKafkajsThrowsIt = (error: Error, retriable: boolean): Error => {
-  const Wrapper = (retriable ? KafkaJSNumberOfRetriesExceeded : KafkaJSNonRetriableError) as unknown as new (
-    e: Error,
-    options: object,
-  ) => Error
-  return new Wrapper(error, { cause: error, retryCount: 1, retryTime: 100 })
-}
+/** How `producer.send` rejects: a MultipleErrors per send, around the attempts, or around the brokers. */
+const asTheClientThrowsIt = (error: Error, attempts: number): Error =>
+  attempts === 1
+    ? new MultipleErrors('Producing messages failed.', [error])
+    : new MultipleErrors(
+        `produce failed ${attempts} times.`,
+        Array.from({ length: attempts }, () => error),
+      )
 
 describe('classifyProduceError', () => {
   test.each([
@@ -42,7 +41,7 @@ describe('classifyProduceError', () => {
     [17, 'INVALID_TOPIC_EXCEPTION', 'split'],
     [3, 'UNKNOWN_TOPIC_OR_PARTITION', 'recheck_topics'],
     // Everything else waits and tries again; never a dead letter.
-    [6, 'NOT_LEADER_FOR_PARTITION', 'retry'],
+    [6, 'NOT_LEADER_OR_FOLLOWER', 'retry'],
     [5, 'LEADER_NOT_AVAILABLE', 'retry'],
     [19, 'NOT_ENOUGH_REPLICAS', 'retry'],
     [20, 'NOT_ENOUGH_REPLICAS_AFTER_APPEND', 'retry'],
@@ -51,39 +50,37 @@ describe('classifyProduceError', () => {
     [87, 'INVALID_RECORD', 'retry'],
     [29, 'TOPIC_AUTHORIZATION_FAILED', 'retry'],
     [31, 'CLUSTER_AUTHORIZATION_FAILED', 'retry'],
-  ])('broker error %i %s → %s, however kafkajs wraps it', (code, type, action) => {
-    const error = createErrorFromCode(code)
-    for (const thrown of [error, asKafkajsThrowsIt(error, true), asKafkajsThrowsIt(error, false)]) {
+  ])('broker error %i %s → %s, however the client wraps it', (code, type, action) => {
+    const error = brokerError(code)
+    for (const thrown of [error, asTheClientThrowsIt(error, 1), asTheClientThrowsIt(error, 3)]) {
       const failure = classifyProduceError(thrown)
       expect(failure).toMatchObject({ action, kind: type.toLowerCase() })
     }
   })
 
   test('too large and invalid topic say which dead-letter reason a single record gets', () => {
-    expect(classifyProduceError(createErrorFromCode(10)).deadLetterReason).toBe('too_large')
-    expect(classifyProduceError(createErrorFromCode(17)).deadLetterReason).toBe('invalid_topic')
+    expect(classifyProduceError(brokerError(10)).deadLetterReason).toBe('too_large')
+    expect(classifyProduceError(brokerError(17)).deadLetterReason).toBe('invalid_topic')
   })
 
   test('authorization failures carry a hint naming the missing permission (the sink reports not ready)', () => {
-    expect(classifyProduceError(createErrorFromCode(29)).hint).toContain('kafka-cluster:WriteData')
-    expect(classifyProduceError(createErrorFromCode(31)).hint).toContain(
-      'kafka-cluster:WriteDataIdempotently',
-    )
-    expect(
-      classifyProduceError(
-        new (KafkaJSSASLAuthenticationError as unknown as new (message: string) => Error)('bad token'),
-      ),
-    ).toMatchObject({
+    expect(classifyProduceError(brokerError(29)).hint).toContain('kafka-cluster:WriteData')
+    expect(classifyProduceError(brokerError(31)).hint).toContain('kafka-cluster:WriteDataIdempotently')
+    // A connection whose SASL exchange failed: the client's AuthenticationError is the NetworkError's cause.
+    const refused = new NetworkError('Connection to b:9096 failed.', {
+      cause: new AuthenticationError('SASL authentication failed.', { cause: brokerError(58, 'bad token') }),
+    })
+    expect(classifyProduceError(asTheClientThrowsIt(refused, 3))).toMatchObject({
       action: 'retry',
       kind: 'sasl_authentication',
       hint: expect.stringContaining('KAFKA_SASL'),
     })
-    const refused = new TopicRefusedError(
+    const topicRefused = new TopicRefusedError(
       'shop.order',
       'cannot create topic "shop.order"',
-      createErrorFromCode(29),
+      brokerError(29),
     )
-    expect(classifyProduceError(refused)).toEqual({
+    expect(classifyProduceError(topicRefused)).toEqual({
       action: 'retry',
       kind: 'topic_refused',
       hint: 'cannot create topic "shop.order"',
@@ -91,26 +88,32 @@ describe('classifyProduceError', () => {
   })
 
   test('client-side failures are retried with a stable kind; programming errors are not retried', () => {
-    const connection = new KafkaJSConnectionError('Connection error: connect ECONNREFUSED', {
-      broker: 'b:9092',
+    const connection = new NetworkError('Connection to b:9092 failed.', {
+      cause: Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:9092'), { code: 'ECONNREFUSED' }),
     })
-    expect(classifyProduceError(asKafkajsThrowsIt(connection, true))).toEqual({
+    expect(classifyProduceError(asTheClientThrowsIt(connection, 3))).toEqual({
       action: 'retry',
       kind: 'connection',
     })
-    expect(classifyProduceError(new KafkaJSRequestTimeoutError('Request Produce timed out'))).toEqual({
+    // The client's TimeoutError carries the network code too; its kind says more.
+    expect(classifyProduceError(new TimeoutError('Request timed out', { canRetry: true }))).toEqual({
       action: 'retry',
       kind: 'request_timeout',
     })
     expect(classifyProduceError(new Error('something else'))).toEqual({ action: 'retry', kind: 'other' })
-    // Codes newer than kafkajs 2.2.4 knows (it knows up to 88) are retried, never dead-lettered.
-    expect(classifyProduceError(createErrorFromCode(120))).toEqual({
-      action: 'retry',
-      kind: 'kafkajs_unknown_error_code',
-    })
+    // A broker error the sink has no rule for is retried under its own name, never dead-lettered.
+    expect(classifyProduceError(brokerError(127))).toEqual({ action: 'retry', kind: 'voter_not_found' })
     expect(classifyProduceError(new TypeError('value.buffer is undefined'))).toEqual({
       action: 'bug',
       kind: 'bug',
+    })
+  })
+
+  test('a topic the client found missing (it reports that only as text) is checked again', () => {
+    const missing = new MultipleErrors('Producing messages failed.', [new UserError('Unknown topic shop.x.')])
+    expect(classifyProduceError(missing)).toEqual({
+      action: 'recheck_topics',
+      kind: 'unknown_topic_or_partition',
     })
   })
 })
@@ -124,14 +127,19 @@ describe('connectFailure: the parts of a failed connection as fields', () => {
     username: 'relay',
     password: 'hunter2-secret',
     tls: true,
+    compression: 'none',
   }
   const systemError = (message: string, code: string) => Object.assign(new Error(message), { code })
 
   test('refused credentials: KAFKA_AUTH naming the user, never the password', () => {
     const failure = connectFailure(
-      new (KafkaJSSASLAuthenticationError as unknown as new (message: string) => Error)(
-        'SASL SCRAM SHA512 authentication failed for hunter2-secret',
-      ),
+      new MultipleErrors('Cannot connect to any broker.', [
+        new NetworkError('Connection to b-1:9096 failed.', {
+          cause: new AuthenticationError('SASL authentication failed.', {
+            cause: brokerError(58, 'Authentication failed for hunter2-secret'),
+          }),
+        }),
+      ]),
       config,
       ['b-1:9096'],
       200,
@@ -154,7 +162,7 @@ describe('connectFailure: the parts of a failed connection as fields', () => {
   })
 
   test('with MSK IAM, the fix names the IAM action', () => {
-    const failure = connectFailure(createErrorFromCode(58), { ...config, sasl: 'iam' }, ['b-1:9098'], 0)
+    const failure = connectFailure(brokerError(58), { ...config, sasl: 'iam' }, ['b-1:9098'], 0)
     expect(failure).toMatchObject({
       problem: 'sasl_authentication',
       fix: expect.stringContaining('kafka-cluster:Connect'),
@@ -162,7 +170,7 @@ describe('connectFailure: the parts of a failed connection as fields', () => {
   })
 
   test('an authorization refusal names the grants; TLS and network failures are KAFKA_UNREACHABLE, retriable', () => {
-    expect(connectFailure(createErrorFromCode(31), config, ['b-1:9096'], 0)).toMatchObject({
+    expect(connectFailure(brokerError(31), config, ['b-1:9096'], 0)).toMatchObject({
       code: 'KAFKA_AUTH',
       problem: 'authorization',
       detail: expect.stringContaining('CLUSTER_AUTHORIZATION_FAILED'),
@@ -180,9 +188,20 @@ describe('connectFailure: the parts of a failed connection as fields', () => {
         'KAFKA_TLS=false',
       ],
       [systemError('connect ECONNREFUSED 10.0.0.1:9096', 'ECONNREFUSED'), 'unreachable', 'KAFKA_BROKERS'],
+      [
+        new UserError('TLS handshake failed. Please verify the broker supports TLS.'),
+        'tls_mismatch',
+        'KAFKA_TLS=false',
+      ],
+      [new UserError('Broker requires TLS.'), 'tls_mismatch', 'KAFKA_TLS=true'],
     ] as const
+    // As the client reports them: the connection's own error is the cause of its NetworkError.
+    const asConnectionFailure = (cause: Error) =>
+      new MultipleErrors('Cannot connect to any broker.', [
+        new NetworkError('Connection to b-1:9096 failed.', { cause }),
+      ])
     for (const [error, problem, fix] of cases)
-      expect(connectFailure(error, config, ['b-1:9096'], 1_500), problem).toMatchObject({
+      expect(connectFailure(asConnectionFailure(error), config, ['b-1:9096'], 1_500), problem).toMatchObject({
         code: 'KAFKA_UNREACHABLE',
         retriable: true,
         problem,

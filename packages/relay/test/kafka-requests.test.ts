@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { recordSize } from '../src/pipeline/record.js'
-import { MIN_REQUEST_BYTES, planRequests, splitRequest, topicMessages } from '../src/sinks/kafka/requests.js'
+import { ProduceMessages } from '../src/sinks/kafka/messages.js'
+import { MIN_REQUEST_BYTES, planRequests, splitRequest } from '../src/sinks/kafka/requests.js'
 import { fact } from './support/sink.js'
 
 const records = (count: number, bytes: number) =>
@@ -38,17 +39,37 @@ describe('planning produce requests', () => {
     expect(splitRequest(records(2, 10), 1_000_000).requestBytes).toBe(MIN_REQUEST_BYTES)
   })
 
-  test("kafkajs' topicMessages: one entry per topic, records in order, the value's bytes without a copy", () => {
+  test("the client's messages: records in order, the value's bytes without a copy, every header as Buffers", () => {
     const buffer = new Uint8Array([0, 1, 2, 3, 4])
     const batch = [fact('a', 'k1', 'one'), fact('b', 'k2', buffer.subarray(1, 4)), fact('a', 'k3', 'two')]
-    const messages = topicMessages(batch)
-    expect(messages.map(({ topic, messages }) => [topic, messages.map((message) => message.key)])).toEqual([
-      ['a', ['k1', 'k3']],
-      ['b', ['k2']],
+    const messages = new ProduceMessages().of(batch)
+    expect(messages.map(({ topic, key }) => [topic, key?.toString()])).toEqual([
+      ['a', 'k1'],
+      ['b', 'k2'],
+      ['a', 'k3'],
     ])
-    const value = messages[1]?.messages[0]?.value as Buffer
+    const value = messages[1]?.value as Buffer
     expect([...value]).toEqual([1, 2, 3])
     expect(value.buffer).toBe(buffer.buffer)
-    expect(messages[0]?.messages[0]?.headers).toBe(batch[0]?.headers)
+    const text = (headers: unknown) =>
+      Object.fromEntries(
+        [...(headers as Map<Buffer, Buffer>)].map(([name, value]) => [`${name}`, `${value}`]),
+      )
+    expect(text(messages[0]?.headers)).toEqual(batch[0]?.headers)
+    // A dead letter without a key has none on the wire.
+    expect(new ProduceMessages().message({ ...fact('dlq', 'k', 'x'), key: null }).key).toBeUndefined()
+  })
+
+  test('header names and the values that repeat from fact to fact are encoded once and shared', () => {
+    const messages = new ProduceMessages()
+    const [first, second] = messages.of([fact('a', 'k1', 'one'), fact('a', 'k2', 'two')])
+    const entries = (message: typeof first) => [...((message?.headers ?? new Map()) as Map<Buffer, Buffer>)]
+    const [a, b] = [entries(first), entries(second)]
+    expect(a.map(([name]) => name)).toEqual(b.map(([name]) => name))
+    for (const [index, [name, value]] of a.entries()) {
+      const shared = value === b[index]?.[1]
+      // ce_id differs per fact; the rest of the test facts' headers repeat (factlib-lsn: one transaction).
+      expect(shared, `${name}`).toBe(`${name}` !== 'ce_id')
+    }
   })
 })

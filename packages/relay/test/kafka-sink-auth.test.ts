@@ -14,7 +14,8 @@ import {
 } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type KafkaBroker, kafkaUnavailable, uniqueName, waitFor } from '../../../test/harness/index.js'
-import type { KafkaConfig } from '../src/config/config.js'
+import { type KafkaConfig, parseConfig } from '../src/config/config.js'
+import { checkKafka } from '../src/sinks/kafka/checks.js'
 import { KafkaSink, type KafkaSinkOptions } from '../src/sinks/kafka/kafka-sink.js'
 import { readTopic, valueText } from './support/kafka.js'
 import { collectingLogger, fact, plainConfig, startKafkaWithPorts } from './support/sink.js'
@@ -80,6 +81,8 @@ describe.skipIf(kafkaUnavailable())('KafkaSink authentication and authorization'
       'listener.name.sasl_ssl.sasl.enabled.mechanisms': 'OAUTHBEARER',
       'listener.name.sasl_ssl.oauthbearer.sasl.jaas.config':
         'org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="admin";',
+      // Sessions end with their token (or after a minute): the client must re-authenticate with a new one.
+      'listener.name.sasl_ssl.oauthbearer.connections.max.reauth.ms': 60_000,
       'listener.name.sasl_ssl.oauthbearer.sasl.server.callback.handler.class':
         'org.apache.kafka.common.security.oauthbearer.internals.unsecured.OAuthBearerUnsecuredValidatorCallbackHandler',
       'ssl.keystore.type': 'PKCS12',
@@ -180,6 +183,34 @@ describe.skipIf(kafkaUnavailable())('KafkaSink authentication and authorization'
     expect((await readTopic(broker.brokers, topic)).map(valueText)).toEqual(['created', 'paid'])
   })
 
+  test("doctor: a principal that may not create topics fails 'Kafka topics can exist' with the grant, and nothing is created", async () => {
+    const dlq = uniqueName('doctor')
+    const config = parseConfig({
+      DATABASE_URL: 'postgres://relay@db:5432/app',
+      KAFKA_BROKERS: `127.0.0.1:${saslPort}`,
+      KAFKA_SASL: 'plain',
+      KAFKA_USERNAME: 'relay',
+      KAFKA_PASSWORD: 'relay-secret',
+      KAFKA_TLS: 'false',
+      FACTLIB_DLQ_TOPIC: dlq,
+    })
+    const byId = async () => Object.fromEntries((await checkKafka(config)).map((check) => [check.id, check]))
+    const refused = await byId()
+    expect(refused.kafka).toMatchObject({ status: 'pass' })
+    expect(refused.kafka_topics).toMatchObject({
+      status: 'fail',
+      fix: expect.stringContaining('kafka-cluster:CreateTopic'),
+    })
+    expect(refused.kafka_topics?.fix).toContain('TOPIC_AUTHORIZATION_FAILED')
+    await allow(dlq, [AclOperationTypes.CREATE, AclOperationTypes.DESCRIBE])
+    expect((await byId()).kafka_topics).toMatchObject({
+      status: 'pass',
+      detail: expect.stringContaining(`dead-letter topic ${dlq} will be created`),
+    })
+    // Asked with validateOnly: the topic does not exist afterwards.
+    expect(await admin.listTopics()).not.toContain(dlq)
+  })
+
   test('start() with a wrong password fails with KAFKA_AUTH and never shows the password', async () => {
     const sink = newSink(relayUser('not-the-relay-secret'), { startTimeoutMs: 5_000 })
     const error = await sink.start().then(
@@ -195,12 +226,7 @@ describe.skipIf(kafkaUnavailable())('KafkaSink authentication and authorization'
     let signed = 0
     const iamTokens = async () => {
       signed += 1
-      const now = Math.floor(Date.now() / 1000)
-      const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
-      return {
-        token: `${part({ alg: 'none' })}.${part({ sub: 'admin', iat: now, exp: now + 600 })}.`,
-        expiryTime: (now + 600) * 1000,
-      }
+      return unsecuredToken(600)
     }
     const config: KafkaConfig = { ...plainConfig([`127.0.0.1:${tlsPort}`]), sasl: 'iam', tls: true }
     const sink = newSink(config, { tlsOptions: { ca }, iamTokens })
@@ -209,6 +235,34 @@ describe.skipIf(kafkaUnavailable())('KafkaSink authentication and authorization'
     await sink.send([fact(topic, 'k', 'over-tls')], new AbortController().signal)
     expect((await readTopic(broker.brokers, topic)).map(valueText)).toEqual(['over-tls'])
     expect(signed).toBe(1)
+  })
+
+  test('MSK IAM token refresh: the connections outlive their tokens, re-authenticating with a new one each time', async () => {
+    let signed = 0
+    // Tokens of 4 s where MSK's last 15 minutes: the client re-authenticates at 80 % of the session.
+    const iamTokens = async () => {
+      signed += 1
+      return unsecuredToken(4)
+    }
+    const errors: string[] = []
+    const config: KafkaConfig = { ...plainConfig([`127.0.0.1:${tlsPort}`]), sasl: 'iam', tls: true }
+    const sink = newSink(config, {
+      tlsOptions: { ca },
+      iamTokens,
+      onProduceError: (kind) => errors.push(kind),
+    })
+    await sink.start()
+    const topic = uniqueName('reauth')
+    const sent: string[] = []
+    for (const until = Date.now() + 10_000; Date.now() < until; ) {
+      const value = `r${sent.length}`
+      await sink.send([fact(topic, 'k', value)], new AbortController().signal)
+      sent.push(value)
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+    expect(errors).toEqual([])
+    expect(signed).toBeGreaterThanOrEqual(3)
+    expect((await readTopic(broker.brokers, topic)).map(valueText)).toEqual(sent)
   })
 
   test('an untrusted broker certificate fails start() with KAFKA_UNREACHABLE and a TLS hint', async () => {
@@ -223,3 +277,13 @@ describe.skipIf(kafkaUnavailable())('KafkaSink authentication and authorization'
     })
   })
 })
+
+/** An unsecured JWT for the broker's test validator, as the MSK IAM signer's result: valid `seconds` more. */
+function unsecuredToken(seconds: number): { token: string; expiryTime: number } {
+  const now = Math.floor(Date.now() / 1000)
+  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
+  return {
+    token: `${part({ alg: 'none' })}.${part({ sub: 'admin', iat: now, exp: now + seconds })}.`,
+    expiryTime: (now + seconds) * 1000,
+  }
+}

@@ -1,11 +1,10 @@
 import type { GetBootstrapBrokersCommand, GetBootstrapBrokersCommandOutput } from '@aws-sdk/client-kafka'
 import { describe, expect, test, vi } from 'vitest'
-import { silentLogger as silent } from '../src/observability/log.js'
-import { createKafkaClient } from '../src/sinks/kafka/client.js'
+import { kafkaClientOptions } from '../src/sinks/kafka/client.js'
 import { type BootstrapBrokersClient, mskBootstrapBrokers } from '../src/sinks/kafka/msk-brokers.js'
 import {
+  bearerTokenProvider,
   mskIamTokens,
-  oauthBearerProvider,
   regionFromArn,
   signingRegion,
 } from '../src/sinks/kafka/msk-iam.js'
@@ -56,20 +55,21 @@ describe('MSK IAM tokens, offline', () => {
     })
   })
 
-  test('kafkajs gets the token as OAUTHBEARER, reused until a minute before it expires', async () => {
+  test('the client gets the token as OAUTHBEARER, reused until a minute before it expires, then signed again', async () => {
     let now = 1_000_000
     const source = vi.fn(async () => ({
       token: `token-${source.mock.calls.length}`,
       expiryTime: now + 900_000,
     }))
-    const provider = oauthBearerProvider(source, { now: () => now })
+    const provider = bearerTokenProvider(source, { now: () => now })
     const [first, concurrent] = await Promise.all([provider(), provider()])
-    expect(first).toEqual({ value: 'token-1' })
-    expect(concurrent).toEqual({ value: 'token-1' })
+    expect(first).toBe('token-1')
+    expect(concurrent).toBe('token-1')
     now += 839_000
-    expect(await provider()).toEqual({ value: 'token-1' })
+    expect(await provider()).toBe('token-1')
+    // The client asks again on re-authentication, at 80 % of a session that ends with the token.
     now += 2_000
-    expect(await provider()).toEqual({ value: 'token-2' })
+    expect(await provider()).toBe('token-2')
     expect(source).toHaveBeenCalledTimes(2)
   })
 
@@ -144,8 +144,9 @@ describe('MSK bootstrap brokers from the cluster ARN', () => {
   test('the client uses looked-up brokers when none are configured', async () => {
     const { client, inputs } = fakeClient(output)
     const config = { ...plainConfig([]), clusterArn: ARN, sasl: 'iam' as const, tls: true }
-    const { brokers } = await createKafkaClient(config, { log: silent, bootstrapBrokersClient: client })
+    const { brokers, options } = await kafkaClientOptions(config, { bootstrapBrokersClient: client })
     expect(brokers).toEqual(['b-1.msk:9098', 'b-2.msk:9098'])
+    expect(options.bootstrapBrokers).toEqual(brokers)
     expect(inputs).toHaveLength(1)
   })
 })

@@ -9,6 +9,12 @@ export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const satisfies 
 /** How the relay authenticates to Kafka. */
 export type KafkaSasl = 'iam' | 'plain' | 'scram-sha-256' | 'scram-sha-512'
 
+/** The codecs `KAFKA_COMPRESSION` accepts; `none` first, the default. */
+export const KAFKA_COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const
+
+/** How the relay compresses the record batches it produces. */
+export type KafkaCompression = (typeof KAFKA_COMPRESSIONS)[number]
+
 export interface KafkaConfig {
   kind: 'kafka'
   /** Bootstrap brokers; when empty they are looked up from {@link KafkaConfig.clusterArn}. */
@@ -18,6 +24,8 @@ export interface KafkaConfig {
   username: string | undefined
   password: string | undefined
   tls: boolean
+  /** Codec of the record batches the relay produces (`KAFKA_COMPRESSION`). */
+  compression: KafkaCompression
 }
 
 export type SinkConfig = KafkaConfig | { kind: 'stdout' }
@@ -71,6 +79,12 @@ export const CONFIG_VARIABLES = {
   KAFKA_USERNAME: { default: undefined, doc: 'SASL username (plain, scram)' },
   KAFKA_PASSWORD: { default: undefined, doc: 'SASL password (plain, scram)' },
   KAFKA_TLS: { default: undefined, doc: '`true`/`false`; default on with SASL, off without' },
+  KAFKA_COMPRESSION: {
+    default: 'none',
+    doc:
+      '`none`, `gzip`, `snappy`, `lz4`, `zstd`; every consumer reads `none`, kafkajs consumers read only ' +
+      '`gzip` without codec plugins',
+  },
   FACTLIB_TOPIC: { default: '{source}.{aggregateType}', doc: 'topic template' },
   FACTLIB_TOPIC_PARTITIONS: { default: '6', doc: 'partitions of topics the relay creates' },
   FACTLIB_DLQ_TOPIC: { default: 'factlib.dlq', doc: 'dead-letter topic' },
@@ -213,6 +227,7 @@ export function parseConfig(
       username,
       password,
       tls: boolean('KAFKA_TLS') ?? sasl !== undefined,
+      compression: oneOf('KAFKA_COMPRESSION', KAFKA_COMPRESSIONS) ?? 'none',
     }
   }
 

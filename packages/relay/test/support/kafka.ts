@@ -1,3 +1,4 @@
+import { Admin, Consumer } from '@platformatic/kafka'
 import { type IHeaders, Kafka, type KafkaConfig as KafkaJsConfig, type KafkaMessage, logLevel } from 'kafkajs'
 import { uniqueName } from '../../../../test/harness/names.js'
 import { waitFor } from '../../../../test/harness/wait.js'
@@ -88,6 +89,70 @@ export async function readTopic(
     await consumer.disconnect()
   }
   return records.sort((a, b) => a.partition - b.partition || a.offset - b.offset)
+}
+
+/**
+ * The first `count` records of a topic read with `@platformatic/kafka`'s consumer, which decodes every codec
+ * (kafkajs decodes only gzip without plugins), in partition order by offset.
+ */
+export async function readTopicDecodingAll(
+  brokers: string[],
+  topic: string,
+  count: number,
+): Promise<Consumed[]> {
+  const consumer = new Consumer({
+    clientId: 'relay-test-reader',
+    groupId: uniqueName('reader'),
+    bootstrapBrokers: brokers,
+  })
+  const records: Consumed[] = []
+  try {
+    const stream = await consumer.consume({
+      topics: [topic],
+      mode: 'earliest',
+      autocommit: false,
+      maxWaitTime: 100,
+    })
+    const reading = (async () => {
+      for await (const message of stream) {
+        const headers: Record<string, string> = {}
+        for (const [name, value] of message.headers) headers[name.toString('utf8')] = value.toString('utf8')
+        records.push({
+          topic,
+          partition: message.partition,
+          offset: Number(message.offset),
+          key: message.key?.length ? message.key.toString('utf8') : null,
+          value: message.value,
+          headers,
+        })
+        if (records.length >= count) break
+      }
+    })()
+    await waitFor(`${count} records in ${topic}`, () => records.length >= count, { timeoutMs: 30_000 })
+    await stream.close()
+    await reading
+  } finally {
+    await consumer.close(true)
+  }
+  return records.sort((a, b) => a.partition - b.partition || a.offset - b.offset)
+}
+
+/** Bytes the broker stores for a topic's partitions: its log size, after compression. */
+export async function storedBytes(brokers: string[], topic: string, partitions = 1): Promise<number> {
+  const admin = new Admin({ clientId: 'relay-test-admin', bootstrapBrokers: brokers })
+  try {
+    const dirs = await admin.describeLogDirs({
+      topics: [{ name: topic, partitions: Array.from({ length: partitions }, (_, index) => index) }],
+    })
+    let bytes = 0n
+    for (const { results } of dirs)
+      for (const result of results)
+        for (const stored of result.topics)
+          for (const partition of stored.partitions) bytes += partition.partitionSize
+    return Number(bytes)
+  } finally {
+    await admin.close()
+  }
 }
 
 /** The value as text; a tombstone reads as `<null>`. */

@@ -13,6 +13,7 @@ export function plainConfig(brokers: string[], extra: Partial<KafkaConfig> = {})
     username: undefined,
     password: undefined,
     tls: false,
+    compression: 'none',
     ...extra,
   }
 }

@@ -1,19 +1,19 @@
 import { randomBytes } from 'node:crypto'
-import type { Admin } from 'kafkajs'
+import { Admin } from '@platformatic/kafka'
 import type { RelayConfig } from '../../config/config.js'
-import { type Logger, silentLogger } from '../../observability/log.js'
 import { errorMessage } from '../../util/error-fields.js'
 import { withTimeout } from '../../util/timeout.js'
 import type { CheckResult } from '../../wal/prerequisites.js'
-import { createKafkaClient } from './client.js'
+import { kafkaClientOptions } from './client.js'
 import { connectFailure, KafkaConnectError } from './connect-failure.js'
+import { errorSummary } from './errors.js'
 import { type BearerToken, mskIamTokens, signingRegion } from './msk-iam.js'
 import { mskIamActions } from './permissions.js'
 import { topicRefusal } from './topics.js'
+import { validateTopicCreation } from './validate-topic.js'
 
 /** Options of {@link checkKafka}. */
 export interface KafkaCheckOptions {
-  log?: Logger
   /** Give up connecting after this long. @default 10_000 */
   timeoutMs?: number
   /** Token source for MSK IAM (tests). @default signed with the default AWS credential chain */
@@ -46,38 +46,32 @@ export async function checkKafka(
   let brokers: string[] = sink.brokers
   let admin: Admin | undefined
   try {
-    const client = await createKafkaClient(sink, {
-      log: options.log ?? silentLogger,
+    const client = await kafkaClientOptions(sink, {
       clientId: 'factlib-doctor',
       connectionTimeoutMs: Math.min(timeoutMs, 5_000),
       requestTimeoutMs: timeoutMs,
       ...(iamTokens ? { iamTokens } : {}),
     })
     brokers = client.brokers
-    admin = client.kafka.admin({ retry: { retries: 0 } })
+    admin = new Admin({ ...client.options, retries: 0 })
     const connected = admin
-    const cluster = await withTimeout(
-      (async () => {
-        await connected.connect()
-        return connected.describeCluster()
-      })(),
-      timeoutMs,
-      () => noAnswer(timeoutMs),
+    const cluster = await withTimeout(connected.metadata({ topics: [] }), timeoutMs, () =>
+      noAnswer(timeoutMs),
     )
     results.push({
       id: 'kafka',
       title: 'Kafka reachable',
       status: 'pass',
       detail:
-        `${cluster.brokers.length} broker(s) via ${brokers.join(',')}; TLS ${sink.tls ? 'on' : 'off'}, ` +
+        `${cluster.brokers.size} broker(s) via ${brokers.join(',')}; TLS ${sink.tls ? 'on' : 'off'}, ` +
         `SASL ${sink.sasl ?? 'none'}`,
     })
     results.push(
-      await checkTopics(connected, config).catch((error: unknown) => ({
+      await checkTopics(connected, config, timeoutMs).catch((error: unknown) => ({
         id: 'kafka_topics',
         title: 'Kafka topics can exist',
         status: 'fail' as const,
-        detail: `listing or validating topics failed: ${errorMessage(error)}`,
+        detail: `listing or validating topics failed: ${errorSummary(error)}`,
         fix: 'check that the principal may DESCRIBE the cluster and its topics, then run doctor again',
       })),
     )
@@ -95,12 +89,12 @@ export async function checkKafka(
           }),
     })
   } finally {
-    await admin?.disconnect().catch(() => {})
+    await admin?.close().catch(() => {})
   }
   return results
 }
 
-async function checkTopics(admin: Admin, config: RelayConfig): Promise<CheckResult> {
+async function checkTopics(admin: Admin, config: RelayConfig, timeoutMs: number): Promise<CheckResult> {
   const existing = new Set(await admin.listTopics())
   const dlqExists = existing.has(config.dlqTopic)
   // Asking to create a topic that does not exist, with validateOnly, proves the permission and the broker's
@@ -108,11 +102,7 @@ async function checkTopics(admin: Admin, config: RelayConfig): Promise<CheckResu
   const probe = dlqExists ? `factlib-doctor-${randomBytes(6).toString('hex')}` : config.dlqTopic
   const title = 'Kafka topics can exist'
   try {
-    await admin.createTopics({
-      validateOnly: true,
-      waitForLeaders: false,
-      topics: [{ topic: probe, numPartitions: config.topicPartitions }],
-    })
+    await validateTopicCreation(admin, probe, config.topicPartitions, timeoutMs)
   } catch (error) {
     const refusal = topicRefusal(error, probe, config.topicPartitions)
     if (!refusal) throw error

@@ -1,24 +1,13 @@
-import { connect as connectTcp, isIP } from 'node:net'
-import { type ConnectionOptions, connect as connectTls } from 'node:tls'
+import { isIP } from 'node:net'
+import type { ConnectionOptions } from 'node:tls'
 import { FactlibError } from '@factlib/emit'
-import {
-  type ISocketFactory,
-  Kafka,
-  type KafkaConfig as KafkaJsConfig,
-  type LogEntry,
-  type logCreator,
-  logLevel,
-  type SASLOptions,
-} from 'kafkajs'
+import type { BaseOptions, SASLOptions } from '@platformatic/kafka'
 import type { KafkaConfig } from '../../config/config.js'
-import type { Logger } from '../../observability/log.js'
-import { RateLimit } from '../../util/rate-limit.js'
 import { type BootstrapBrokersClient, mskBootstrapBrokers } from './msk-brokers.js'
-import { type BearerToken, mskIamTokens, oauthBearerProvider, signingRegion } from './msk-iam.js'
+import { type BearerToken, bearerTokenProvider, mskIamTokens, signingRegion } from './msk-iam.js'
 
 /** How the sink reaches Kafka, beyond {@link KafkaConfig}. */
 export interface KafkaClientOptions {
-  log: Logger
   /** @default 'factlib-relay' */
   clientId?: string
   /** TLS options when `tls` is on, e.g. `{ ca }` for a private CA (or set NODE_EXTRA_CA_CERTS). */
@@ -32,27 +21,28 @@ export interface KafkaClientOptions {
   /** @default 3000 */
   connectionTimeoutMs?: number
   /**
-   * How long kafkajs waits for any answer; an abort waits at most this long for the attempt under way.
-   * Keep it above the sink's `produceTimeoutMs`. @default 15_000
+   * How long the client waits for any answer before it drops the connection. Keep it above the sink's
+   * `produceTimeoutMs`, the broker's own wait for replicas. @default 15_000
    */
   requestTimeoutMs?: number
 }
 
 /**
- * The kafkajs client settings for the configuration: brokers (looked up from the MSK cluster ARN when none
- * are given), TLS, SASL PLAIN/SCRAM, or MSK IAM as OAUTHBEARER. kafkajs' own retries are kept short: the
- * sink retries without end around them, where an abort can stop it.
+ * The `@platformatic/kafka` options every client of the relay shares (producer, admin, doctor's checks):
+ * brokers (looked up from the MSK cluster ARN when none are given), TLS with SNI, SASL PLAIN/SCRAM, or MSK
+ * IAM as OAUTHBEARER with a token that is signed again before it expires. The client's own retries are the
+ * caller's to set: the sink retries without end around short ones.
  *
  * @example
  * ```ts
- * const { settings, brokers } = await kafkaClientSettings(config.sink, { log })
- * const kafka = new Kafka(settings)
+ * const { options, brokers } = await kafkaClientOptions(config.sink, {})
+ * const admin = new Admin({ ...options, retries: 1 })
  * ```
  */
-export async function kafkaClientSettings(
+export async function kafkaClientOptions(
   config: KafkaConfig,
   options: KafkaClientOptions,
-): Promise<{ settings: KafkaJsConfig; brokers: string[] }> {
+): Promise<{ options: BaseOptions; brokers: string[] }> {
   const brokers = config.brokers.length
     ? config.brokers
     : config.clusterArn
@@ -63,56 +53,33 @@ export async function kafkaClientSettings(
       : []
   if (brokers.length === 0)
     throw new FactlibError('CONFIG_INVALID', 'the Kafka sink needs KAFKA_BROKERS or KAFKA_CLUSTER_ARN')
-  const settings: KafkaJsConfig = {
+  const client: BaseOptions = {
     clientId: options.clientId ?? 'factlib-relay',
-    brokers,
-    ssl: config.tls ? (options.tlsOptions ?? true) : false,
-    ...(config.sasl ? { sasl: saslOptions(config, options) } : {}),
-    connectionTimeout: options.connectionTimeoutMs ?? 3_000,
+    bootstrapBrokers: brokers,
+    connectTimeout: options.connectionTimeoutMs ?? 3_000,
     requestTimeout: options.requestTimeoutMs ?? 15_000,
-    retry: { retries: 0, initialRetryTime: 100, maxRetryTime: 1_000 },
-    logLevel: logLevel.INFO,
-    logCreator: kafkajsLogCreator(options.log),
-    socketFactory: noDelaySocket,
+    ...(config.tls
+      ? // SNI by broker host name, as MSK needs; never for an address, which TLS does not allow as a name.
+        { tls: options.tlsOptions ?? {}, tlsServerName: brokers.some((broker) => !isIP(hostOf(broker))) }
+      : {}),
+    ...(config.sasl ? { sasl: saslOptions(config, options) } : {}),
   }
-  return { settings, brokers }
+  return { options: client, brokers }
 }
 
-/**
- * kafkajs' own sockets keep Nagle's algorithm on: the tail of a produce request can then wait for the
- * broker's delayed ACK (up to 40 ms on Linux) before it is sent, which showed as tens of milliseconds of
- * end-to-end p99 at 1,000 facts/s. Same sockets otherwise (keep-alive, TLS with SNI).
- */
-const noDelaySocket: ISocketFactory = ({ host, port, ssl, onConnect }) => {
-  const socket = ssl
-    ? connectTls(
-        { host, port, ...(isIP(host) ? {} : { servername: host }), ...(ssl as ConnectionOptions) },
-        onConnect,
-      )
-    : connectTcp({ host, port }, onConnect)
-  socket.setNoDelay(true)
-  socket.setKeepAlive(true, 60_000)
-  return socket
-}
-
-/** A kafkajs client from {@link kafkaClientSettings}. */
-export async function createKafkaClient(
-  config: KafkaConfig,
-  options: KafkaClientOptions,
-): Promise<{ kafka: Kafka; brokers: string[] }> {
-  const { settings, brokers } = await kafkaClientSettings(config, options)
-  return { kafka: new Kafka(settings), brokers }
+function hostOf(broker: string): string {
+  return broker.slice(0, broker.lastIndexOf(':')).replace(/^\[|\]$/g, '')
 }
 
 function saslOptions(config: KafkaConfig, options: KafkaClientOptions): SASLOptions {
   const { sasl, username = '', password = '' } = config
   switch (sasl) {
     case 'plain':
-      return { mechanism: 'plain', username, password }
+      return { mechanism: 'PLAIN', username, password }
     case 'scram-sha-256':
-      return { mechanism: 'scram-sha-256', username, password }
+      return { mechanism: 'SCRAM-SHA-256', username, password }
     case 'scram-sha-512':
-      return { mechanism: 'scram-sha-512', username, password }
+      return { mechanism: 'SCRAM-SHA-512', username, password }
     case 'iam': {
       let tokens = options.iamTokens
       if (!tokens) {
@@ -124,29 +91,9 @@ function saslOptions(config: KafkaConfig, options: KafkaClientOptions): SASLOpti
           )
         tokens = mskIamTokens({ region })
       }
-      return { mechanism: 'oauthbearer', oauthBearerProvider: oauthBearerProvider(tokens) }
+      return { mechanism: 'OAUTHBEARER', token: bearerTokenProvider(tokens) }
     }
     default:
       throw new FactlibError('CONFIG_INVALID', `unknown KAFKA_SASL ${JSON.stringify(sasl)}`)
   }
-}
-
-/**
- * Routes kafkajs' log into the relay's JSON logger. kafkajs logs every failed connection as an error; the
- * sink logs each failure itself, so kafkajs' errors become warnings, held back to one per message per 10 s.
- */
-export function kafkajsLogCreator(log: Logger): logCreator {
-  const limit = new RateLimit(10_000)
-  return () =>
-    ({ namespace, level, log: entry }: LogEntry) => {
-      const { message, timestamp: _timestamp, logger: _logger, ...fields } = entry
-      const scoped = { component: 'kafkajs', ...(namespace ? { namespace } : {}), ...fields }
-      // The sink retries without end around kafkajs' short retries, with the same producer: the EoS warning does not apply.
-      if (message.startsWith('Limiting retries for the idempotent producer'))
-        return log.debug(message, scoped)
-      if (level >= logLevel.INFO)
-        return level === logLevel.INFO ? log.info(message, scoped) : log.debug(message, scoped)
-      const suppressed = limit.take(`${namespace}:${message}`)
-      if (suppressed !== undefined) log.warn(message, suppressed ? { ...scoped, suppressed } : scoped)
-    }
 }

@@ -1,9 +1,7 @@
 import { FactlibError } from '@factlib/emit'
-// kafkajs is CommonJS and spreads its error classes into its exports: Node finds them only on the default.
-import kafkajs from 'kafkajs'
 import type { KafkaConfig } from '../../config/config.js'
-import { errorFields, errorMessage } from '../../util/error-fields.js'
-import { kafkaErrorType, rootCause } from './errors.js'
+import { errorFields } from '../../util/error-fields.js'
+import { errorSummary, errorTree, findByCode, kafkaErrorType } from './errors.js'
 import { grantHint, mskIamActions } from './permissions.js'
 
 /**
@@ -81,16 +79,14 @@ export function connectFailure(
   brokers: string[],
   waitedMs: number,
 ): FactlibError {
-  for (let inner = error, depth = 0; depth < 8 && inner instanceof Error; depth++, inner = inner.cause)
-    if (inner instanceof FactlibError) return inner
-  const root = rootCause(error)
-  const type = kafkaErrorType(root)
-  const said = redact(errorMessage(root), config.password)
+  for (const inner of errorTree(error)) if (inner instanceof FactlibError) return inner
+  const type = kafkaErrorType(error)
+  const said = redact(errorSummary(error), config.password)
   const where = brokers.length ? brokers.join(',') : (config.clusterArn ?? '(no brokers)')
   const failure = (problem: KafkaConnectProblem, detail: string, fix: string) =>
     new KafkaConnectError({ brokers, problem, detail, fix }, error)
 
-  if (root instanceof kafkajs.KafkaJSSASLAuthenticationError || type === 'SASL_AUTHENTICATION_FAILED')
+  if (findByCode(error, 'PLT_KFK_AUTHENTICATION') || type === 'SASL_AUTHENTICATION_FAILED')
     return failure(
       'sasl_authentication',
       `Kafka at ${where} refused SASL authentication (${said})`,
@@ -105,18 +101,28 @@ export function connectFailure(
       grantHint(['write', 'writeIdempotently']),
     )
   const detail = `Kafka is unreachable at ${where} after ${Math.round(waitedMs / 100) / 10} s (${said})`
-  const code = errorFields(root)?.code
-  if (code !== undefined && TLS_TRUST_CODES.has(code))
+  const codes = new Set<string>()
+  for (const inner of errorTree(error)) {
+    const code = errorFields(inner)?.code
+    if (code !== undefined) codes.add(code)
+  }
+  if ([...codes].some((code) => TLS_TRUST_CODES.has(code)))
     return failure(
       'tls_untrusted',
       detail,
       "the broker's TLS certificate is not trusted by this process: give the CA with NODE_EXTRA_CA_CERTS, or check the host name",
     )
-  if (code !== undefined && (code === 'EPROTO' || code.startsWith('ERR_SSL')))
+  if ([...codes].some((code) => code === 'EPROTO' || code.startsWith('ERR_SSL')) || tlsRefused(error))
     return failure(
       'tls_mismatch',
       detail,
       'the listener does not speak TLS: use its TLS port or set KAFKA_TLS=false',
+    )
+  if (tlsRequired(error))
+    return failure(
+      'tls_mismatch',
+      detail,
+      'the listener speaks only TLS: set KAFKA_TLS=true, or use its plaintext port',
     )
   return failure(
     'unreachable',
@@ -125,6 +131,15 @@ export function connectFailure(
       `that the network allows the relay to reach them, and that KAFKA_TLS (${config.tls ? 'on' : 'off'}) ` +
       `and KAFKA_SASL (${config.sasl ?? 'none'}) match the listener`,
   )
+}
+
+// The client words these two TLS failures only as text: a TLS handshake the broker dropped, and TLS
+// records answering a plaintext connection.
+function tlsRefused(error: unknown): boolean {
+  return [...errorTree(error)].some((inner) => inner.message.startsWith('TLS handshake failed'))
+}
+function tlsRequired(error: unknown): boolean {
+  return [...errorTree(error)].some((inner) => inner.message === 'Broker requires TLS.')
 }
 
 function redact(text: string, secret: string | undefined): string {

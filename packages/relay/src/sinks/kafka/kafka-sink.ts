@@ -1,25 +1,27 @@
 // Over 300 lines on purpose: one class whose delivery loop decides retry, recreate, split, dead-letter and
-// recheck together, with the producer and topic state those decisions share. Planning requests
-// (requests.ts), dead letters (dead-letters.ts) and error classification (errors.ts) live beside it.
+// recheck together, with the producer and topic state those decisions share. Client settings (client.ts),
+// producer settings (producer.ts), messages (messages.ts), planning requests (requests.ts), dead letters
+// (dead-letters.ts) and error classification (errors.ts) live beside it.
 import { FactlibError } from '@factlib/emit'
-import { type Admin, type Kafka, Partitioners, type Producer } from 'kafkajs'
+import { Admin, type BaseOptions, type Producer } from '@platformatic/kafka'
 import type { KafkaConfig } from '../../config/config.js'
 import { type Logger, silentLogger } from '../../observability/log.js'
 import type { DeadLetterReason } from '../../pipeline/record.js'
-import { errorMessage } from '../../util/error-fields.js'
 import { RateLimit } from '../../util/rate-limit.js'
 import { Backoff, type BackoffOptions, sleep } from '../../util/retry.js'
 import { withTimeout } from '../../util/timeout.js'
 import type { SendResult, Sink, SinkReadiness, SinkRecord } from '../sink.js'
-import { createKafkaClient, type KafkaClientOptions } from './client.js'
+import { type KafkaClientOptions, kafkaClientOptions } from './client.js'
 import { connectFailure } from './connect-failure.js'
 import { SinkDeadLetters } from './dead-letters.js'
-import { classifyProduceError, type ProduceFailure } from './errors.js'
-import { planRequests, splitRequest, topicMessages } from './requests.js'
+import { classifyProduceError, errorSummary, type ProduceFailure } from './errors.js'
+import { ProduceMessages } from './messages.js'
+import { createProducer } from './producer.js'
+import { planRequests, splitRequest } from './requests.js'
 import { Topics } from './topics.js'
 
 /** Options of {@link KafkaSink} besides the {@link KafkaConfig}. */
-export interface KafkaSinkOptions extends Omit<KafkaClientOptions, 'log'> {
+export interface KafkaSinkOptions extends KafkaClientOptions {
   /** Dead-letter topic (FACTLIB_DLQ_TOPIC). */
   dlqTopic: string
   /** Partitions of the topics the sink creates (FACTLIB_TOPIC_PARTITIONS). */
@@ -42,14 +44,11 @@ export interface KafkaSinkOptions extends Omit<KafkaClientOptions, 'log'> {
   maxRecordBytes?: number
 }
 
-/** After this many UNKNOWN_TOPIC_OR_PARTITION in a row the producer is recreated: kafkajs keeps asking for metadata of every topic it ever wrote to, and one deleted topic fails them all. */
-const UNKNOWN_TOPIC_RECREATE_AFTER = 3
-
 /**
- * The Kafka sink: an idempotent kafkajs producer (`acks: -1`, one request in flight), one `sendBatch` at a
- * time. `send` resolves once Kafka acknowledged every record; it retries without end (capped, jittered
- * backoff), recreates the producer on sequence errors and resends what is unacknowledged in order, splits
- * requests the broker finds too large, and dead-letters only a single record that can never be produced.
+ * The Kafka sink: an idempotent `@platformatic/kafka` producer (`acks: -1`), one `send` at a time. `send`
+ * resolves once Kafka acknowledged every record; it retries without end (capped, jittered backoff),
+ * recreates the producer on sequence errors and resends what is unacknowledged in order, splits requests
+ * the broker finds too large, and dead-letters only a single record that can never be produced.
  *
  * @example
  * ```ts
@@ -65,17 +64,24 @@ const UNKNOWN_TOPIC_RECREATE_AFTER = 3
  */
 export class KafkaSink implements Sink {
   readonly kind = 'kafka' as const
+  /**
+   * One batch at a time, and one produce request outstanding. The client gives any failed idempotent send
+   * a new producer id and sequence numbers, and recovers a lost producer state by resending inside the send
+   * under way: with two sends outstanding, a refused send N and a recovered send N+1 were seen to reach the
+   * log as N+1 before N. One at a time, a key's records reach Kafka in WAL order across every retry, split
+   * and producer re-creation by construction.
+   */
+  readonly maxInflightSends = 1
   readonly #config: KafkaConfig
   readonly #options: KafkaSinkOptions
   readonly #log: Logger
   readonly #closing = new AbortController()
   readonly #failureLogs = new RateLimit(10_000)
   readonly #deadLetters: SinkDeadLetters
-  #kafka: Kafka | undefined
+  readonly #messages = new ProduceMessages()
+  #client: BaseOptions | undefined
   #admin: Admin | undefined
   #producer: Producer | undefined
-  /** kafkajs marks a producer connected before it has its producer id; only this flag says it has. */
-  #producerReady = false
   #topics: Topics | undefined
   #requestBytes: number
   #tail: Promise<void> = Promise.resolve()
@@ -96,24 +102,23 @@ export class KafkaSink implements Sink {
     const timeoutMs = this.#options.startTimeoutMs ?? 15_000
     let brokers: string[] = this.#config.brokers
     try {
-      const client = await createKafkaClient(this.#config, { ...this.#options, log: this.#log })
+      const client = await kafkaClientOptions(this.#config, this.#options)
       brokers = client.brokers
-      this.#kafka = client.kafka
+      this.#client = client.options
     } catch (error) {
       throw connectFailure(error, this.#config, brokers, Date.now() - started)
     }
-    const admin = this.#kafka.admin({ retry: { retries: 0 } })
-    this.#admin = admin
-    this.#producer = this.#newProducer()
-    this.#topics = new Topics(() => admin, this.#options.topicPartitions, this.#log)
+    this.#topics = new Topics(() => this.#adminClient(), this.#options.topicPartitions, this.#log)
     const backoff = new Backoff({ initialRetryTime: 200, maxRetryTime: 2_000 })
     for (;;) {
       const remaining = started + timeoutMs - Date.now()
       try {
+        // The client connects on first use: metadata proves the brokers answer and accept the credentials,
+        // a producer id that the principal may produce idempotently.
         await withTimeout(
           (async () => {
-            await admin.connect()
-            await this.#producer?.connect()
+            await this.#adminClient().metadata({ topics: [] })
+            await this.#producerClient().initIdempotentProducer({})
           })(),
           remaining,
           () => new Error(`no answer within ${Math.max(0, Math.round(remaining))} ms`),
@@ -129,20 +134,21 @@ export class KafkaSink implements Sink {
           throw failure
         }
         this.#log.warn('Kafka is not reachable yet; retrying', { brokers, error: failure.message })
+        // A client whose answer timed out may still be waiting: start over with fresh ones.
+        await this.#disconnect()
         await sleep(delay)
       }
     }
-    this.#producerReady = true
     this.#state = 'started'
     this.#log.info('connected to Kafka', {
       brokers,
       tls: this.#config.tls,
       sasl: this.#config.sasl ?? 'none',
+      compression: this.#config.compression,
     })
   }
 
   send(records: SinkRecord[], signal: AbortSignal): Promise<SendResult> {
-    // One delivery at a time: concurrent sends on one idempotent kafkajs producer desync its sequence numbers.
     const delivery = this.#tail.then(() => this.#deliver(records, signal))
     this.#tail = delivery.then(
       () => {},
@@ -162,11 +168,12 @@ export class KafkaSink implements Sink {
   }
 
   async close(): Promise<void> {
-    if (this.#state === 'closed' && !this.#kafka) return
+    if (this.#state === 'closed' && !this.#client) return
     this.#closing.abort()
     await this.#tail
     this.#state = 'closed'
     await this.#disconnect()
+    this.#client = undefined
   }
 
   async #deliver(records: SinkRecord[], signal: AbortSignal): Promise<SendResult> {
@@ -175,9 +182,13 @@ export class KafkaSink implements Sink {
         this.#state === 'new' ? 'SINK_NOT_STARTED' : 'SINK_CLOSED',
         `the Kafka sink is ${this.#state === 'new' ? 'not started: call start() first' : 'closed'}`,
       )
-    // Not AbortSignal.any: it keeps a reference per call on the long-lived signals in Node 20.
+    // Not AbortSignal.any: it keeps a reference per call on the long-lived signals. The client takes no
+    // signal: closing its connections settles the attempt under way at once.
     const stopping = new AbortController()
-    const stop = () => stopping.abort()
+    const stop = () => {
+      stopping.abort()
+      void this.#disconnect()
+    }
     signal.addEventListener('abort', stop, { once: true })
     this.#closing.signal.addEventListener('abort', stop, { once: true })
     if (signal.aborted || this.#closing.signal.aborted) stop()
@@ -197,16 +208,15 @@ export class KafkaSink implements Sink {
     )
     const deadLettered = new Map<SinkRecord, DeadLetterReason>()
     const backoff = new Backoff({ initialRetryTime: 300, maxRetryTime: 10_000, ...this.#options.retry })
-    let unknownTopicStreak = 0
+    const stopped = () =>
+      signal.aborted ? signal.reason : new FactlibError('SINK_CLOSED', 'the Kafka sink was closed')
     while (pending.length > 0) {
-      if (stop.aborted)
-        throw signal.aborted ? signal.reason : new FactlibError('SINK_CLOSED', 'the Kafka sink was closed')
+      if (stop.aborted) throw stopped()
       const chunk = pending[0] as SinkRecord[]
       const outcome = await this.#attempt(chunk)
       if (outcome === 'acknowledged') {
         pending.shift()
         backoff.reset()
-        unknownTopicStreak = 0
         this.#failing = undefined
         for (const record of chunk) {
           const letter = this.#deadLetters.of(record)
@@ -218,6 +228,8 @@ export class KafkaSink implements Sink {
         pending.splice(0, 1, outcome)
         continue
       }
+      // A failure of our own making: the clients were closed to stop.
+      if (stop.aborted) throw stopped()
       const { error, failure } = outcome
       this.#options.onProduceError?.(failure.kind, error)
       this.#logFailure(chunk, failure, error, backoff.attempts)
@@ -236,19 +248,18 @@ export class KafkaSink implements Sink {
         }
       }
       this.#failing =
-        failure.hint ?? `producing to Kafka fails (${failure.kind}: ${errorMessage(error)}); retrying`
+        failure.hint ?? `producing to Kafka fails (${failure.kind}: ${errorSummary(error)}); retrying`
       if (failure.action === 'recreate') await this.#recreateProducer(failure.kind)
       if (failure.action === 'recheck_topics') {
         this.#topics?.forget(chunk.map((record) => record.topic))
-        if (++unknownTopicStreak % UNKNOWN_TOPIC_RECREATE_AFTER === 0)
-          await this.#recreateProducer(failure.kind)
+        this.#producer?.clearMetadata()
       }
       await sleep(backoff.next(), stop)
     }
     return { deadLettered }
   }
 
-  /** One try at a chunk: topics made to exist, then one `sendBatch`. Never throws. */
+  /** One try at a chunk: topics made to exist, then one `send`. Never throws. */
   async #attempt(
     chunk: SinkRecord[],
   ): Promise<'acknowledged' | SinkRecord[] | { error: unknown; failure: ProduceFailure }> {
@@ -269,16 +280,7 @@ export class KafkaSink implements Sink {
             : this.#deadLetters.letter(record, 'invalid_topic', reason, false)
         })
       }
-      const producer = this.#producer as Producer
-      if (!this.#producerReady) {
-        await producer.connect()
-        this.#producerReady = true
-      }
-      await producer.sendBatch({
-        topicMessages: topicMessages(chunk),
-        acks: -1,
-        timeout: this.#options.produceTimeoutMs ?? 10_000,
-      })
+      await this.#producerClient().send({ messages: this.#messages.of(chunk) })
       return 'acknowledged'
     } catch (error) {
       const failure = classifyProduceError(error)
@@ -287,24 +289,27 @@ export class KafkaSink implements Sink {
     }
   }
 
-  #newProducer(): Producer {
-    return (this.#kafka as Kafka).producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
-      retry: { retries: 1, initialRetryTime: 100, maxRetryTime: 1_000 },
+  #adminClient(): Admin {
+    // Short retries of its own: the sink's loop retries around them, where a stop is seen.
+    this.#admin ??= new Admin({ ...(this.#client as BaseOptions), retries: 1, retryDelay: 100 })
+    return this.#admin
+  }
+
+  #producerClient(): Producer {
+    this.#producer ??= createProducer(this.#client as BaseOptions, {
+      compression: this.#config.compression,
+      produceTimeoutMs: this.#options.produceTimeoutMs ?? 10_000,
     })
+    return this.#producer
   }
 
   async #recreateProducer(kind: string): Promise<void> {
     this.#log.warn('recreating the Kafka producer; unacknowledged records are sent again in order', { kind })
     const old = this.#producer
-    this.#producer = this.#newProducer()
-    this.#producerReady = false
+    this.#producer = undefined
     await old
-      ?.disconnect()
-      .catch((error: unknown) => this.#log.debug('disconnecting the old producer failed', { error }))
+      ?.close()
+      .catch((error: unknown) => this.#log.debug('closing the old producer failed', { error }))
   }
 
   #logFailure(chunk: SinkRecord[], failure: ProduceFailure, error: unknown, attempts: number): void {
@@ -318,20 +323,21 @@ export class KafkaSink implements Sink {
       topics: [...new Set(chunk.map((record) => record.topic))],
       records: chunk.length,
       attempt: attempts + 1,
-      error,
+      error: errorSummary(error),
       ...(suppressed ? { suppressed } : {}),
     }
     if (failure.hint) this.#log.error(`producing to Kafka fails: ${failure.hint}`, fields)
     else this.#log.warn('producing to Kafka failed; retrying', fields)
   }
 
+  /** Close both clients; the next use makes new ones. */
   async #disconnect(): Promise<void> {
     const quietly = (what: string) => (error: unknown) =>
-      this.#log.debug(`disconnecting the ${what} failed`, { error })
-    await this.#producer?.disconnect().catch(quietly('producer'))
-    await this.#admin?.disconnect().catch(quietly('admin client'))
+      this.#log.debug(`closing the ${what} failed`, { error })
+    const [producer, admin] = [this.#producer, this.#admin]
     this.#producer = undefined
     this.#admin = undefined
-    this.#kafka = undefined
+    await producer?.close().catch(quietly('producer'))
+    await admin?.close().catch(quietly('admin client'))
   }
 }

@@ -76,21 +76,22 @@ export function mskIamTokens(options: {
 }
 
 /**
- * kafkajs' `oauthBearerProvider` from a token source: kafkajs asks on every new connection, so the token is
- * reused until `refreshBeforeMs` before it expires.
+ * The OAUTHBEARER token for `@platformatic/kafka`'s `sasl.token`: the client asks on every new connection and
+ * on every re-authentication (at 80 % of the session lifetime the broker granted, which MSK caps at the
+ * token's expiry), so the token is reused until `refreshBeforeMs` before it expires and signed again after.
  */
-export function oauthBearerProvider(
+export function bearerTokenProvider(
   tokens: () => Promise<BearerToken>,
   { refreshBeforeMs = 60_000, now = Date.now }: { refreshBeforeMs?: number; now?: () => number } = {},
-): () => Promise<{ value: string }> {
+): () => Promise<string> {
   let cached: BearerToken | undefined
   let pending: Promise<BearerToken> | undefined
   return async () => {
-    if (cached && cached.expiryTime - refreshBeforeMs > now()) return { value: cached.token }
+    if (cached && cached.expiryTime - refreshBeforeMs > now()) return cached.token
     pending ??= tokens().finally(() => {
       pending = undefined
     })
     cached = await pending
-    return { value: cached.token }
+    return cached.token
   }
 }

@@ -1,4 +1,3 @@
-import type { Message } from 'kafkajs'
 import { recordSize } from '../../pipeline/record.js'
 import type { SinkRecord } from '../sink.js'
 
@@ -42,23 +41,4 @@ export function splitRequest(
     halves: [request.slice(0, half), request.slice(half)],
     requestBytes: Math.max(MIN_REQUEST_BYTES, Math.min(requestBytes, Math.floor(bytes / 2))),
   }
-}
-
-/** kafkajs' `topicMessages` of a request: one entry per topic, records in order within each. */
-export function topicMessages(request: readonly SinkRecord[]): { topic: string; messages: Message[] }[] {
-  const byTopic = new Map<string, Message[]>()
-  for (const record of request) {
-    let messages = byTopic.get(record.topic)
-    if (!messages) {
-      messages = []
-      byTopic.set(record.topic, messages)
-    }
-    const { value } = record
-    messages.push({
-      key: record.key,
-      value: Buffer.from(value.buffer, value.byteOffset, value.byteLength),
-      headers: record.headers,
-    })
-  }
-  return [...byTopic].map(([topic, messages]) => ({ topic, messages }))
 }

@@ -1,8 +1,9 @@
 import { FactlibError } from '@factlib/emit'
-import type { Admin } from 'kafkajs'
+import type { Admin } from '@platformatic/kafka'
 import type { Logger } from '../../observability/log.js'
 import { invalidTopicReason } from '../../pipeline/topic.js'
 import { RateLimit } from '../../util/rate-limit.js'
+import { sleep } from '../../util/retry.js'
 import { kafkaErrorType, rootCause } from './errors.js'
 import { grantHint } from './permissions.js'
 
@@ -19,6 +20,9 @@ export class TopicRefusedError extends FactlibError {
     super('KAFKA_TOPIC_REFUSED', message, { cause, retriable: true })
   }
 }
+
+/** How long a topic the relay created may take to have a leader for every partition. */
+const LEADERS_WAIT_MS = 10_000
 
 /**
  * Makes topics exist before the sink writes to them: Amazon MSK (and the test broker) do not create topics
@@ -65,7 +69,7 @@ export class Topics {
     try {
       if (!(await this.#exists(topic))) await this.#create(topic)
     } catch (error) {
-      const type = kafkaErrorType(firstCause(error))
+      const type = kafkaErrorType(error)
       if (type === 'INVALID_TOPIC_EXCEPTION')
         return `the broker rejected topic "${topic}" (INVALID_TOPIC_EXCEPTION: an invalid name, or one that collides with an existing topic when "." and "_" are treated alike)`
       const hint = type === undefined ? undefined : refusalHint(type, topic, this.partitions)
@@ -79,26 +83,37 @@ export class Topics {
     return undefined
   }
 
-  // Listing rather than asking for the topic's metadata: kafkajs logs a missing topic's metadata as an error.
+  // Listing rather than asking for the topic's metadata: the client reports a missing topic only as text.
   async #exists(topic: string): Promise<boolean> {
     return (await this.admin().listTopics()).includes(topic)
   }
 
   async #create(topic: string): Promise<void> {
     try {
-      const created = await this.admin().createTopics({
-        topics: [{ topic, numPartitions: this.partitions }],
-        waitForLeaders: true,
-        timeout: 10_000,
-      })
-      this.log.info(created ? 'created topic' : 'topic was created meanwhile', {
-        topic,
-        partitions: this.partitions,
-      })
+      await this.admin().createTopics({ topics: [topic], partitions: this.partitions })
+      this.log.info('created topic', { topic, partitions: this.partitions })
     } catch (error) {
       // Another relay created it between our check and our request.
-      if (kafkaErrorType(firstCause(error)) === 'TOPIC_ALREADY_EXISTS') return
-      throw error
+      if (kafkaErrorType(error) !== 'TOPIC_ALREADY_EXISTS') throw error
+      this.log.info('topic was created meanwhile', { topic })
+    }
+    await this.#leaders(topic)
+  }
+
+  /**
+   * Wait (at most `LEADERS_WAIT_MS`) until every partition of a new topic has a leader: the broker answers
+   * CreateTopics before that, and a produce request sooner only fails and is retried.
+   */
+  async #leaders(topic: string): Promise<void> {
+    const until = Date.now() + LEADERS_WAIT_MS
+    for (;;) {
+      const metadata = await this.admin()
+        .metadata({ topics: [topic], forceUpdate: true })
+        .catch(() => undefined)
+      const partitions = metadata?.topics.get(topic)?.partitions ?? []
+      const led = partitions.length > 0 && partitions.every((partition) => partition.leader >= 0)
+      if (led || Date.now() > until) return
+      await sleep(100)
     }
   }
 
@@ -106,7 +121,7 @@ export class Topics {
     const first = !this.#refused.has(topic)
     this.#refused.set(topic, hint)
     const suppressed = this.#warnings.take(topic)
-    const fields = { topic, error: firstCause(cause), ...(suppressed ? { suppressed } : {}) }
+    const fields = { topic, error: rootCause(cause), ...(suppressed ? { suppressed } : {}) }
     if (first) this.log.error(`${hint}; retrying until it can`, fields)
     else if (suppressed !== undefined)
       this.log.warn(`still cannot make topic "${topic}" exist: ${hint}`, fields)
@@ -133,15 +148,8 @@ function refusalHint(type: string, topic: string, partitions: number): string | 
   }
 }
 
-/** The broker error of a createTopics or metadata failure (kafkajs aggregates them per topic). */
-function firstCause(error: unknown): unknown {
-  const first =
-    error instanceof Error && 'errors' in error && Array.isArray(error.errors) ? error.errors[0] : undefined
-  return rootCause(first ?? error)
-}
-
 /** Why the broker refused to create `topic`, with the fix; undefined when `error` is no such refusal. */
 export function topicRefusal(error: unknown, topic: string, partitions: number): string | undefined {
-  const type = kafkaErrorType(firstCause(error))
+  const type = kafkaErrorType(error)
   return type === undefined ? undefined : refusalHint(type, topic, partitions)
 }
