@@ -9,6 +9,7 @@ import {
 } from '@platformatic/kafka'
 import { describe, expect, test } from 'vitest'
 import type { KafkaConfig } from '../src/config/config.js'
+import { appendedPartitions } from '../src/sinks/kafka/appended.js'
 import { connectFailure, KafkaConnectError } from '../src/sinks/kafka/connect-failure.js'
 import { classifyProduceError } from '../src/sinks/kafka/errors.js'
 import { grantHint, mskIamActions } from '../src/sinks/kafka/permissions.js'
@@ -115,6 +116,28 @@ describe('classifyProduceError', () => {
       action: 'recheck_topics',
       kind: 'unknown_topic_or_partition',
     })
+  })
+})
+
+describe('appendedPartitions: what a failed send still appended', () => {
+  test("the answering brokers' offsets, and the partitions a refusing answer acknowledged", () => {
+    const response = {
+      responses: [
+        {
+          name: 'shop.order',
+          partitionResponses: [
+            { index: 0, errorCode: 0, baseOffset: 41n },
+            { index: 1, errorCode: 10, baseOffset: -1n },
+          ],
+        },
+      ],
+    }
+    const refused = new ResponseError(0, 11, { '/responses/0/partitionResponses/1': [10, null] }, response)
+    const error = Object.assign(new MultipleErrors('Producing messages failed.', [refused]), {
+      produced: { offsets: [{ topic: 'shop.user', partition: 2, offset: 7n }] },
+    })
+    expect([...appendedPartitions(error)].sort()).toEqual(['shop.order:0', 'shop.user:2'])
+    expect(appendedPartitions(new Error('connect ECONNREFUSED')).size).toBe(0)
   })
 })
 

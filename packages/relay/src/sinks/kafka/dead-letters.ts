@@ -27,6 +27,22 @@ export class SinkDeadLetters {
     return this.#letters.get(record)
   }
 
+  /**
+   * Add the dead letters among `records` to `into` as original → reason, leaving out those still
+   * `unacknowledged`: what `send` reports once Kafka has them.
+   */
+  report(
+    records: readonly SinkRecord[],
+    unacknowledged: readonly SinkRecord[],
+    into: Map<SinkRecord, DeadLetterReason>,
+  ): void {
+    const pending = new Set(unacknowledged)
+    for (const record of records) {
+      const letter = pending.has(record) ? undefined : this.#letters.get(record)
+      if (letter) into.set(letter.original, letter.reason)
+    }
+  }
+
   /** `record`, or its dead letter when it has more than `maxRecordBytes`. */
   withinLimit(record: SinkRecord, maxRecordBytes: number): SinkRecord {
     const size = recordSize(record)

@@ -1,9 +1,10 @@
 // Over 300 lines on purpose: one class whose delivery loop decides retry, recreate, split, dead-letter and
 // recheck together, with the producer and topic state those decisions share. Client settings (client.ts),
 // producer settings (producer.ts), messages (messages.ts), planning requests (requests.ts), dead letters
-// (dead-letters.ts) and error classification (errors.ts) live beside it.
+// (dead-letters.ts), error classification (errors.ts) and what a failed send appended (appended.ts) live
+// beside it.
 import { FactlibError } from '@factlib/emit'
-import { Admin, type BaseOptions, type Producer } from '@platformatic/kafka'
+import { Admin, type BaseOptions, type MessageToProduce, type Producer } from '@platformatic/kafka'
 import type { KafkaConfig } from '../../config/config.js'
 import { type Logger, silentLogger } from '../../observability/log.js'
 import type { DeadLetterReason } from '../../pipeline/record.js'
@@ -11,6 +12,7 @@ import { RateLimit } from '../../util/rate-limit.js'
 import { Backoff, type BackoffOptions, sleep } from '../../util/retry.js'
 import { withTimeout } from '../../util/timeout.js'
 import type { SendResult, Sink, SinkReadiness, SinkRecord } from '../sink.js'
+import { appendedPartitions, partitionKey } from './appended.js'
 import { type KafkaClientOptions, kafkaClientOptions } from './client.js'
 import { connectFailure } from './connect-failure.js'
 import { SinkDeadLetters } from './dead-letters.js'
@@ -218,10 +220,7 @@ export class KafkaSink implements Sink {
         pending.shift()
         backoff.reset()
         this.#failing = undefined
-        for (const record of chunk) {
-          const letter = this.#deadLetters.of(record)
-          if (letter) deadLettered.set(letter.original, letter.reason)
-        }
+        this.#deadLetters.report(chunk, [], deadLettered)
         continue
       }
       if (Array.isArray(outcome)) {
@@ -230,18 +229,27 @@ export class KafkaSink implements Sink {
       }
       // A failure of our own making: the clients were closed to stop.
       if (stop.aborted) throw stopped()
-      const { error, failure } = outcome
+      const { error, failure, unacknowledged } = outcome
       this.#options.onProduceError?.(failure.kind, error)
       this.#logFailure(chunk, failure, error, backoff.attempts)
       if (failure.action === 'bug') throw error
+      if (unacknowledged.length < chunk.length) {
+        // What the failed send appended stays; only the rest is sent again.
+        this.#deadLetters.report(chunk, unacknowledged, deadLettered)
+        if (unacknowledged.length === 0) {
+          pending.shift()
+          continue
+        }
+        pending[0] = unacknowledged
+      }
       if (failure.action === 'split') {
-        if (chunk.length > 1) {
-          const { halves, requestBytes } = splitRequest(chunk, this.#requestBytes)
+        if (unacknowledged.length > 1) {
+          const { halves, requestBytes } = splitRequest(unacknowledged, this.#requestBytes)
           pending.splice(0, 1, ...halves)
           this.#requestBytes = requestBytes
           continue
         }
-        const letter = this.#deadLetters.next(chunk[0] as SinkRecord, failure)
+        const letter = this.#deadLetters.next(unacknowledged[0] as SinkRecord, failure)
         if (letter) {
           pending[0] = [letter]
           continue
@@ -259,13 +267,22 @@ export class KafkaSink implements Sink {
     return { deadLettered }
   }
 
-  /** One try at a chunk: topics made to exist, then one `send`. Never throws. */
+  /**
+   * One try at a chunk: topics made to exist, then one `send`. Never throws. A failure says which records
+   * are still unacknowledged, in order: those of the partitions the send did not append.
+   */
   async #attempt(
     chunk: SinkRecord[],
-  ): Promise<'acknowledged' | SinkRecord[] | { error: unknown; failure: ProduceFailure }> {
+  ): Promise<
+    'acknowledged' | SinkRecord[] | { error: unknown; failure: ProduceFailure; unacknowledged: SinkRecord[] }
+  > {
+    let messages: MessageToProduce[] = []
+    let counts = new Map<string, number>()
+    let producer: Producer | undefined
     try {
       const topics = this.#topics as Topics
-      const invalid = await topics.ensure(new Set(chunk.map((record) => record.topic)))
+      const names = new Set(chunk.map((record) => record.topic))
+      const invalid = await topics.ensure(names)
       if (invalid.size > 0) {
         const dlqReason = invalid.get(this.#options.dlqTopic)
         if (dlqReason !== undefined)
@@ -280,12 +297,26 @@ export class KafkaSink implements Sink {
             : this.#deadLetters.letter(record, 'invalid_topic', reason, false)
         })
       }
-      await this.#producerClient().send({ messages: this.#messages.of(chunk) })
+      producer = this.#producerClient()
+      // The client's cached metadata (refreshed every 5 s): the partition counts it will use itself.
+      const { topics: known } = await producer.metadata({ topics: [...names] })
+      counts = new Map([...known].map(([topic, metadata]) => [topic, metadata.partitionsCount]))
+      messages = this.#messages.of(chunk, (topic) => counts.get(topic))
+      await producer.send({ messages })
       return 'acknowledged'
     } catch (error) {
       const failure = classifyProduceError(error)
       if (error instanceof FactlibError && error.code === 'KAFKA_DLQ_INVALID') failure.hint = error.message
-      return { error, failure }
+      const appended = appendedPartitions(error)
+      // A partition is trusted only if the client still counts the topic's partitions as we did.
+      const metadata = producer?.currentMetadata?.topics
+      const unacknowledged = chunk.filter((_, index) => {
+        const message = messages[index]
+        if (message?.partition === undefined) return true
+        if (metadata?.get(message.topic)?.partitionsCount !== counts.get(message.topic)) return true
+        return !appended.has(partitionKey(message.topic, message.partition))
+      })
+      return { error, failure, unacknowledged }
     }
   }
 

@@ -1,4 +1,4 @@
-import type { MessageToProduce } from '@platformatic/kafka'
+import { compatibilityPartitioner, type MessageToProduce } from '@platformatic/kafka'
 import type { SinkRecord } from '../sink.js'
 
 /** Header values that repeat from fact to fact; others (`ce_id`, `ce_time`, …) are encoded each time. */
@@ -12,10 +12,14 @@ const CACHE_ENTRIES = 512
  * values that repeat across facts (`ce_specversion`, `content-type`, `ce_source`, `factlib-lsn` within a
  * transaction, …) are built once and shared. Every record, and so every Buffer, is only ever read.
  *
+ * Given a topic's partition count, a message carries its partition, computed as the producer would
+ * (murmur2 of the key, as the Java client): the sink then knows which records a partly failed send
+ * appended.
+ *
  * @example
  * ```ts
  * const messages = new ProduceMessages()
- * await producer.send({ messages: messages.of(records) })
+ * await producer.send({ messages: messages.of(records, (topic) => partitionCounts.get(topic)) })
  * ```
  */
 export class ProduceMessages {
@@ -24,24 +28,27 @@ export class ProduceMessages {
   #lsn = ''
   #lsnBuffer = Buffer.alloc(0)
 
-  /** The messages of `records`, in order. */
-  of(records: readonly SinkRecord[]): MessageToProduce[] {
-    return records.map((record) => this.message(record))
+  /** The messages of `records`, in order; `partitions` gives a topic's partition count when known. */
+  of(records: readonly SinkRecord[], partitions?: (topic: string) => number | undefined): MessageToProduce[] {
+    return records.map((record) => this.message(record, partitions?.(record.topic)))
   }
 
-  message(record: SinkRecord): MessageToProduce {
+  message(record: SinkRecord, partitions?: number): MessageToProduce {
     const headers = new Map<Buffer, Buffer>()
     for (const name in record.headers) {
       const text = record.headers[name] ?? ''
       headers.set(this.#names.get(name), this.#value(name, text))
     }
     const { value } = record
-    return {
+    const message: MessageToProduce = {
       topic: record.topic,
-      ...(record.key === null ? {} : { key: Buffer.from(record.key) }),
       value: Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength),
       headers,
     }
+    if (record.key !== null) message.key = Buffer.from(record.key)
+    if (partitions !== undefined && partitions > 0)
+      message.partition = compatibilityPartitioner(message, message.key) % partitions
+    return message
   }
 
   #value(name: string, text: string): Buffer {
