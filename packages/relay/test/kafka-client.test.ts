@@ -97,7 +97,8 @@ test("the client writes nothing of its own: what it fails at reaches the log as 
   expect(lines.at(-1)).toMatchObject({ level: 'error', msg: 'cannot connect to Kafka' })
 })
 
-test('a relay without MSK never loads the AWS SDK (the packages are imported on first use only)', async () => {
+/** The modules matching `pattern` that running `script` (an ES module) resolves, by URL. */
+async function modulesLoaded(script: string, pattern: RegExp): Promise<{ stdout: string; loaded: string[] }> {
   const dir = await mkdtemp(join(tmpdir(), 'factlib-lazy-'))
   try {
     const hook = join(dir, 'hook.mjs')
@@ -105,7 +106,7 @@ test('a relay without MSK never loads the AWS SDK (the packages are imported on 
       hook,
       `export async function resolve(specifier, context, next) {
          const result = await next(specifier, context)
-         if (/aws/.test(result.url)) process.stdout.write('loaded ' + result.url + '\\n')
+         if (${pattern}.test(result.url)) process.stdout.write('loaded ' + result.url + '\\n')
          return result
        }`,
     )
@@ -113,20 +114,45 @@ test('a relay without MSK never loads the AWS SDK (the packages are imported on 
       join(dir, 'register.mjs'),
       `import { register } from 'node:module'\nregister(${JSON.stringify(pathToFileURL(hook).href)})\n`,
     )
-    const script = `
-      const { KafkaSink } = await import(${built('sinks/kafka/kafka-sink.js')})
-      await import(${built('sinks/kafka/client.js')})
-      new KafkaSink({ kind: 'kafka', brokers: ['127.0.0.1:9'], tls: false }, { dlqTopic: 'd', topicPartitions: 1 })
-      console.log('constructed')`
     const { stdout } = await run(
       process.execPath,
       ['--import', join(dir, 'register.mjs'), '--input-type=module', '-e', script],
       { timeout: 20_000 },
     )
-    expect(stdout.trim()).toBe('constructed')
+    const lines = stdout.trim().split('\n')
+    return {
+      stdout: lines.filter((line) => !line.startsWith('loaded ')).join('\n'),
+      loaded: lines.filter((line) => line.startsWith('loaded ')),
+    }
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
+}
+
+test('a relay without MSK never loads the AWS SDK (the packages are imported on first use only)', async () => {
+  const { stdout, loaded } = await modulesLoaded(
+    `const { KafkaSink } = await import(${built('sinks/kafka/kafka-sink.js')})
+     await import(${built('sinks/kafka/client.js')})
+     new KafkaSink({ kind: 'kafka', brokers: ['127.0.0.1:9'], tls: false }, { dlqTopic: 'd', topicPartitions: 1 })
+     console.log('constructed')`,
+    /aws/,
+  )
+  expect(loaded).toEqual([])
+  expect(stdout).toBe('constructed')
+})
+
+test('importing @factlib/relay and relaying to another sink never loads the Kafka client (60 MiB)', async () => {
+  const { stdout, loaded } = await modulesLoaded(
+    `const relay = await import(${built('index.js')})
+     const config = relay.parseConfig({ DATABASE_URL: 'postgres://relay@db/app', FACTLIB_SINK: 'stdout' })
+     const sink = relay.createSink(config, { log: relay.jsonLogger(), metrics: new relay.RelayMetrics() })
+     await sink.start()
+     await import(${built('sinks/kafka/checks.js')})
+     console.log(sink.kind)`,
+    /@platformatic\/kafka/,
+  )
+  expect(loaded).toEqual([])
+  expect(stdout).toBe('stdout')
 })
 
 test.skipIf(kafkaUnavailable())(

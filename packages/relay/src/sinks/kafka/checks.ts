@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import { Admin } from '@platformatic/kafka'
+import type { Admin } from '@platformatic/kafka'
 import type { RelayConfig } from '../../config/config.js'
 import { errorMessage } from '../../util/error-fields.js'
 import { withTimeout } from '../../util/timeout.js'
 import type { CheckResult } from '../../wal/prerequisites.js'
 import { kafkaClientOptions } from './client.js'
+import { type KafkaModule, loadKafkaClient } from './client-module.js'
 import { connectFailure, KafkaConnectError } from './connect-failure.js'
 import { errorSummary } from './errors.js'
 import { type BearerToken, mskIamTokens, signingRegion } from './msk-iam.js'
@@ -53,7 +54,8 @@ export async function checkKafka(
       ...(iamTokens ? { iamTokens } : {}),
     })
     brokers = client.brokers
-    admin = new Admin({ ...client.options, retries: 0 })
+    const kafka = await loadKafkaClient()
+    admin = new kafka.Admin({ ...client.options, retries: 0 })
     const connected = admin
     const cluster = await withTimeout(connected.metadata({ topics: [] }), timeoutMs, () =>
       noAnswer(timeoutMs),
@@ -67,7 +69,7 @@ export async function checkKafka(
         `SASL ${sink.sasl ?? 'none'}`,
     })
     results.push(
-      await checkTopics(connected, config, timeoutMs).catch((error: unknown) => ({
+      await checkTopics(kafka, connected, config, timeoutMs).catch((error: unknown) => ({
         id: 'kafka_topics',
         title: 'Kafka topics can exist',
         status: 'fail' as const,
@@ -94,7 +96,12 @@ export async function checkKafka(
   return results
 }
 
-async function checkTopics(admin: Admin, config: RelayConfig, timeoutMs: number): Promise<CheckResult> {
+async function checkTopics(
+  kafka: KafkaModule,
+  admin: Admin,
+  config: RelayConfig,
+  timeoutMs: number,
+): Promise<CheckResult> {
   const existing = new Set(await admin.listTopics())
   const dlqExists = existing.has(config.dlqTopic)
   // Asking to create a topic that does not exist, with validateOnly, proves the permission and the broker's
@@ -102,7 +109,7 @@ async function checkTopics(admin: Admin, config: RelayConfig, timeoutMs: number)
   const probe = dlqExists ? `factlib-doctor-${randomBytes(6).toString('hex')}` : config.dlqTopic
   const title = 'Kafka topics can exist'
   try {
-    await validateTopicCreation(admin, probe, config.topicPartitions, timeoutMs)
+    await validateTopicCreation(kafka, admin, probe, config.topicPartitions, timeoutMs)
   } catch (error) {
     const refusal = topicRefusal(error, probe, config.topicPartitions)
     if (!refusal) throw error

@@ -1,5 +1,4 @@
 import { FactlibError } from '@factlib/emit'
-import { TimeoutError } from '@platformatic/kafka'
 import { errorMessage } from '../../util/error-fields.js'
 import { grantHint } from './permissions.js'
 
@@ -163,9 +162,10 @@ export function classifyProduceError(error: unknown): ProduceFailure {
     return hint ? { action: 'retry', kind, hint } : { action: 'retry', kind }
   }
   if (unknownTopic(error)) return { action: 'recheck_topics', kind: 'unknown_topic_or_partition' }
-  // Before the network check: the client's TimeoutError carries the code PLT_KFK_NETWORK too.
+  // Before the network check: the client's TimeoutError carries the code PLT_KFK_NETWORK too. By its
+  // class's name, so that reading an error does not load the client.
   for (const inner of errorTree(error))
-    if (inner instanceof TimeoutError) return { action: 'retry', kind: 'request_timeout' }
+    if (inner.constructor.name === 'TimeoutError') return { action: 'retry', kind: 'request_timeout' }
   if (findByCode(error, NETWORK)) return { action: 'retry', kind: 'connection' }
   const root = rootCause(error)
   if (root instanceof Error && PROGRAMMING_ERRORS.has(root.name)) return { action: 'bug', kind: 'bug' }

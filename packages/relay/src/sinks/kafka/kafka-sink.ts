@@ -4,7 +4,7 @@
 // (dead-letters.ts), error classification (errors.ts) and what a failed send appended (appended.ts) live
 // beside it.
 import { FactlibError } from '@factlib/emit'
-import { Admin, type BaseOptions, type MessageToProduce, type Producer } from '@platformatic/kafka'
+import type { Admin, BaseOptions, MessageToProduce, Producer } from '@platformatic/kafka'
 import type { KafkaConfig } from '../../config/config.js'
 import { type Logger, silentLogger } from '../../observability/log.js'
 import type { DeadLetterReason } from '../../pipeline/record.js'
@@ -14,6 +14,7 @@ import { withTimeout } from '../../util/timeout.js'
 import type { SendResult, Sink, SinkReadiness, SinkRecord } from '../sink.js'
 import { appendedPartitions, partitionKey } from './appended.js'
 import { type KafkaClientOptions, kafkaClientOptions } from './client.js'
+import { type KafkaModule, loadKafkaClient } from './client-module.js'
 import { connectFailure } from './connect-failure.js'
 import { SinkDeadLetters } from './dead-letters.js'
 import { classifyProduceError, errorSummary, type ProduceFailure } from './errors.js'
@@ -80,7 +81,8 @@ export class KafkaSink implements Sink {
   readonly #closing = new AbortController()
   readonly #failureLogs = new RateLimit(10_000)
   readonly #deadLetters: SinkDeadLetters
-  readonly #messages = new ProduceMessages()
+  #kafka: KafkaModule | undefined
+  #messages: ProduceMessages | undefined
   #client: BaseOptions | undefined
   #admin: Admin | undefined
   #producer: Producer | undefined
@@ -107,6 +109,8 @@ export class KafkaSink implements Sink {
       const client = await kafkaClientOptions(this.#config, this.#options)
       brokers = client.brokers
       this.#client = client.options
+      this.#kafka = await loadKafkaClient()
+      this.#messages = new ProduceMessages(this.#kafka.compatibilityPartitioner)
     } catch (error) {
       throw connectFailure(error, this.#config, brokers, Date.now() - started)
     }
@@ -301,7 +305,7 @@ export class KafkaSink implements Sink {
       // The client's cached metadata (refreshed every 5 s): the partition counts it will use itself.
       const { topics: known } = await producer.metadata({ topics: [...names] })
       counts = new Map([...known].map(([topic, metadata]) => [topic, metadata.partitionsCount]))
-      messages = this.#messages.of(chunk, (topic) => counts.get(topic))
+      messages = (this.#messages as ProduceMessages).of(chunk, (topic) => counts.get(topic))
       await producer.send({ messages })
       return 'acknowledged'
     } catch (error) {
@@ -322,12 +326,13 @@ export class KafkaSink implements Sink {
 
   #adminClient(): Admin {
     // Short retries of its own: the sink's loop retries around them, where a stop is seen.
+    const { Admin } = this.#kafka as KafkaModule
     this.#admin ??= new Admin({ ...(this.#client as BaseOptions), retries: 1, retryDelay: 100 })
     return this.#admin
   }
 
   #producerClient(): Producer {
-    this.#producer ??= createProducer(this.#client as BaseOptions, {
+    this.#producer ??= createProducer(this.#kafka as KafkaModule, this.#client as BaseOptions, {
       compression: this.#config.compression,
       produceTimeoutMs: this.#options.produceTimeoutMs ?? 10_000,
     })

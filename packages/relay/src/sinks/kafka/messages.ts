@@ -1,4 +1,4 @@
-import { compatibilityPartitioner, type MessageToProduce } from '@platformatic/kafka'
+import type { MessageToProduce, Partitioner } from '@platformatic/kafka'
 import type { SinkRecord } from '../sink.js'
 
 /** Header values that repeat from fact to fact; others (`ce_id`, `ce_time`, …) are encoded each time. */
@@ -18,7 +18,7 @@ const CACHE_ENTRIES = 512
  *
  * @example
  * ```ts
- * const messages = new ProduceMessages()
+ * const messages = new ProduceMessages(kafka.compatibilityPartitioner)
  * await producer.send({ messages: messages.of(records, (topic) => partitionCounts.get(topic)) })
  * ```
  */
@@ -27,6 +27,9 @@ export class ProduceMessages {
   readonly #values = new TextCache()
   #lsn = ''
   #lsnBuffer = Buffer.alloc(0)
+
+  /** `partitioner`: the producer's own (the client's `compatibilityPartitioner`). */
+  constructor(readonly partitioner: Partitioner<Buffer, Buffer, Buffer, Buffer>) {}
 
   /** The messages of `records`, in order; `partitions` gives a topic's partition count when known. */
   of(records: readonly SinkRecord[], partitions?: (topic: string) => number | undefined): MessageToProduce[] {
@@ -47,7 +50,7 @@ export class ProduceMessages {
     }
     if (record.key !== null) message.key = Buffer.from(record.key)
     if (partitions !== undefined && partitions > 0)
-      message.partition = compatibilityPartitioner(message, message.key) % partitions
+      message.partition = this.partitioner(message, message.key, { metadata: undefined }) % partitions
     return message
   }
 

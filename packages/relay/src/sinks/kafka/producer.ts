@@ -1,5 +1,6 @@
-import { type BaseOptions, compatibilityPartitioner, Producer } from '@platformatic/kafka'
+import type { BaseOptions, Producer } from '@platformatic/kafka'
 import type { KafkaCompression } from '../../config/config.js'
+import type { KafkaModule } from './client-module.js'
 
 /**
  * The relay's producer: idempotent, so the client sends with `acks: -1` and one request in flight per
@@ -12,15 +13,16 @@ import type { KafkaCompression } from '../../config/config.js'
  *
  * @example
  * ```ts
- * const producer = createProducer(options, { compression: 'none', produceTimeoutMs: 10_000 })
+ * const producer = createProducer(await loadKafkaClient(), options, { compression: 'none', produceTimeoutMs: 10_000 })
  * await producer.send({ messages })
  * ```
  */
 export function createProducer(
+  kafka: KafkaModule,
   client: BaseOptions,
   { compression, produceTimeoutMs }: { compression: KafkaCompression; produceTimeoutMs: number },
 ): Producer {
-  return new Producer({
+  return new kafka.Producer({
     ...client,
     idempotent: true,
     acks: -1,
@@ -28,7 +30,7 @@ export function createProducer(
     retryDelay: 100,
     // The broker's wait for the in-sync replicas.
     timeout: produceTimeoutMs,
-    partitioner: compatibilityPartitioner,
+    partitioner: kafka.compatibilityPartitioner,
     autocreateTopics: false,
     compression,
   })

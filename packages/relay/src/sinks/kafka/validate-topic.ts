@@ -1,4 +1,5 @@
-import { type Admin, type Callback, type Connection, kGetApi, kGetConnection } from '@platformatic/kafka'
+import type { Admin, Callback, Connection } from '@platformatic/kafka'
+import type { KafkaModule } from './client-module.js'
 
 interface TopicRequest {
   name: string
@@ -22,6 +23,7 @@ type CreateTopicsApi = (
  * Rejects with the broker's refusal (TOPIC_AUTHORIZATION_FAILED, POLICY_VIOLATION, …).
  */
 export async function validateTopicCreation(
+  kafka: KafkaModule,
   admin: Admin,
   topic: string,
   partitions: number,
@@ -31,8 +33,8 @@ export async function validateTopicCreation(
   // Under ZooKeeper only the controller creates topics; under KRaft any broker forwards the request.
   const broker = metadata.brokers.get(metadata.controllerId) ?? metadata.brokers.values().next().value
   if (!broker) throw new Error('the cluster named no broker')
-  const connection = await settled<Connection>((callback) => admin[kGetConnection](broker, callback))
-  const api = await settled<CreateTopicsApi>((callback) => admin[kGetApi]('CreateTopics', callback))
+  const connection = await settled<Connection>((callback) => admin[kafka.kGetConnection](broker, callback))
+  const api = await settled<CreateTopicsApi>((callback) => admin[kafka.kGetApi]('CreateTopics', callback))
   const request: TopicRequest = {
     name: topic,
     numPartitions: partitions,
