@@ -1,3 +1,4 @@
+import { compatibilityPartitioner } from '@platformatic/kafka'
 import { describe, expect, test } from 'vitest'
 import { recordSize } from '../src/pipeline/record.js'
 import { ProduceMessages } from '../src/sinks/kafka/messages.js'
@@ -42,7 +43,7 @@ describe('planning produce requests', () => {
   test("the client's messages: records in order, the value's bytes without a copy, every header as Buffers", () => {
     const buffer = new Uint8Array([0, 1, 2, 3, 4])
     const batch = [fact('a', 'k1', 'one'), fact('b', 'k2', buffer.subarray(1, 4)), fact('a', 'k3', 'two')]
-    const messages = new ProduceMessages().of(batch)
+    const messages = new ProduceMessages(compatibilityPartitioner).of(batch)
     expect(messages.map(({ topic, key }) => [topic, key?.toString()])).toEqual([
       ['a', 'k1'],
       ['b', 'k2'],
@@ -57,11 +58,20 @@ describe('planning produce requests', () => {
       )
     expect(text(messages[0]?.headers)).toEqual(batch[0]?.headers)
     // A dead letter without a key has none on the wire.
-    expect(new ProduceMessages().message({ ...fact('dlq', 'k', 'x'), key: null }).key).toBeUndefined()
+    expect(
+      new ProduceMessages(compatibilityPartitioner).message({ ...fact('dlq', 'k', 'x'), key: null }).key,
+    ).toBeUndefined()
+    // Given the partition count, the partition the Java client picks (kafka-clients 3.9.2, 6 partitions).
+    const partitioned = new ProduceMessages(compatibilityPartitioner).of(
+      [fact('t', 'order-1', 'x'), fact('t', 'aggregate-α', 'y'), { ...fact('t', 'k', 'z'), key: null }],
+      () => 6,
+    )
+    expect(partitioned.map((message) => message.partition)).toEqual([4, 1, 0])
+    expect(messages[0]?.partition).toBeUndefined()
   })
 
   test('header names and the values that repeat from fact to fact are encoded once and shared', () => {
-    const messages = new ProduceMessages()
+    const messages = new ProduceMessages(compatibilityPartitioner)
     const [first, second] = messages.of([fact('a', 'k1', 'one'), fact('a', 'k2', 'two')])
     const entries = (message: typeof first) => [...((message?.headers ?? new Map()) as Map<Buffer, Buffer>)]
     const [a, b] = [entries(first), entries(second)]
