@@ -89,6 +89,8 @@ export class KafkaSink implements Sink {
   #topics: Topics | undefined
   #requestBytes: number
   #tail: Promise<void> = Promise.resolve()
+  /** Clients being closed (a stop closes them without waiting); `close()` waits for them. */
+  #disconnecting: Promise<unknown> = Promise.resolve()
   #state: 'new' | 'started' | 'closed' = 'new'
   #failing: string | undefined
 
@@ -366,14 +368,18 @@ export class KafkaSink implements Sink {
     else this.#log.warn('producing to Kafka failed; retrying', fields)
   }
 
-  /** Close both clients; the next use makes new ones. */
+  /** Close both clients; the next use makes new ones. Resolves once every close begun so far has ended. */
   async #disconnect(): Promise<void> {
     const quietly = (what: string) => (error: unknown) =>
       this.#log.debug(`closing the ${what} failed`, { error })
     const [producer, admin] = [this.#producer, this.#admin]
     this.#producer = undefined
     this.#admin = undefined
-    await producer?.close().catch(quietly('producer'))
-    await admin?.close().catch(quietly('admin client'))
+    this.#disconnecting = Promise.all([
+      this.#disconnecting,
+      producer?.close().catch(quietly('producer')),
+      admin?.close().catch(quietly('admin client')),
+    ])
+    await this.#disconnecting
   }
 }
