@@ -55,6 +55,7 @@ describe.skipIf(kafkaUnavailable())('observability', () => {
     const metrics = (await relay.get('/metrics')).body
     expect(metrics).toContain(`${METRICS.factsRelayed.prometheus}{source="${source}"} 2`)
     expect(metrics).toContain(`${METRICS.streaming.prometheus} 1`)
+    expect(metrics).toContain(`${METRICS.sinkStallSeconds.prometheus}{kind="none"} 0\n`)
     expect(metrics).toContain(`${METRICS.slotWalStatus.prometheus}{status="reserved"} 1`)
     expect(metrics).toContain(`${METRICS.endToEndLatency.prometheus}_count 2`)
     expect(metrics).toMatch(new RegExp(`${METRICS.slotLagBytes.prometheus} \\d+`))
@@ -86,6 +87,8 @@ describe.skipIf(kafkaUnavailable())('observability', () => {
       [METRICS.factsRelayed.emf]: 'Count',
       [METRICS.deadLettered.emf]: 'Count',
       [METRICS.produceErrors.emf]: 'Count',
+      [METRICS.foreignMessages.emf]: 'Count',
+      [METRICS.sinkStallSeconds.emf]: 'Seconds',
       [METRICS.slotLagBytes.emf]: 'Bytes',
       [METRICS.slotLagSeconds.emf]: 'Seconds',
       [METRICS.endToEndLatencyP50.emf]: 'Milliseconds',
@@ -93,6 +96,7 @@ describe.skipIf(kafkaUnavailable())('observability', () => {
       [METRICS.streaming.emf]: 'Count',
     })
     expect(line[METRICS.streaming.emf]).toBe(1)
+    expect(line[METRICS.sinkStallSeconds.emf]).toBe(0)
     expect(typeof line[METRICS.endToEndLatency.emf]).toBe('number')
     expect(await relay.stop()).toBe(0)
   })

@@ -16,6 +16,12 @@ export interface RelayHttpStatus {
   /** Age of the oldest transaction read but not yet confirmed; 0 when none. */
   slotLagSeconds?: number
   inflightBytes?: number
+  /** Seconds since the oldest batch the sink has not acknowledged was first handed to it; 0 when none. */
+  sinkStallSeconds?: number
+  /** The kind of the sink's last failed attempt during that time; null when it reported none. */
+  sinkErrorKind?: string | null
+  /** Whether the stall is longer than the relay's `FACTLIB_STALL_SECONDS`. */
+  sinkStalled?: boolean
 }
 
 /** The base URL of a relay's HTTP server from `--relay-url` or a port on this machine. */

@@ -49,6 +49,8 @@ export interface RelayConfig {
   createSlot: 'true' | 'false' | 'force'
   maxInflightBytes: number
   shutdownTimeoutMs: number
+  /** A batch the sink has not acknowledged for longer than this makes the relay not ready (stalled). */
+  stallSeconds: number
   /** Log lines below this level are dropped. */
   logLevel: LogLevel
 }
@@ -104,6 +106,10 @@ export const CONFIG_VARIABLES = {
     doc: 'memory for facts read but not yet acknowledged (their bytes plus ~1 KiB each)',
   },
   FACTLIB_SHUTDOWN_TIMEOUT: { default: '25', doc: 'seconds to finish in-flight work on SIGTERM' },
+  FACTLIB_STALL_SECONDS: {
+    default: '120',
+    doc: 'seconds a batch may wait for the sink to acknowledge it before the relay reports a stall (not ready)',
+  },
   FACTLIB_LOG_LEVEL: { default: 'info', doc: `${LOG_LEVELS.join(', ')}; JSON lines on stderr` },
 } as const satisfies Record<string, { default: string | undefined; doc: string }>
 
@@ -259,6 +265,7 @@ export function parseConfig(
     createSlot: oneOf('FACTLIB_CREATE_SLOT', ['true', 'false', 'force'] as const) ?? 'true',
     maxInflightBytes: integer('FACTLIB_MAX_INFLIGHT_BYTES', 1024 * 1024, 2 ** 40),
     shutdownTimeoutMs: integer('FACTLIB_SHUTDOWN_TIMEOUT', 1, 3600) * 1000,
+    stallSeconds: integer('FACTLIB_STALL_SECONDS', 1, 86_400),
     logLevel: oneOf('FACTLIB_LOG_LEVEL', LOG_LEVELS) ?? 'info',
   }
 }

@@ -20,6 +20,12 @@ export const METRICS = {
   foreignMessages: { prometheus: 'factlib_foreign_messages_total', emf: 'ForeignMessages', unit: 'Count' },
   /** Failed produce attempts (each is retried). Prometheus label: `kind`. */
   produceErrors: { prometheus: 'factlib_produce_errors_total', emf: 'ProduceErrors', unit: 'Count' },
+  /**
+   * Seconds since the oldest batch the sink has not acknowledged was first handed to it, while one is with
+   * the sink; 0 otherwise. Prometheus label: `kind`, the last failed attempt's kind since then (`none` when
+   * the sink reported none). Over `FACTLIB_STALL_SECONDS` the relay reports not ready.
+   */
+  sinkStallSeconds: { prometheus: 'factlib_sink_stall_seconds', emf: 'SinkStallSeconds', unit: 'Seconds' },
   /** `pg_current_wal_lsn() - confirmed_flush_lsn` of the slot. */
   slotLagBytes: { prometheus: 'factlib_slot_lag_bytes', emf: 'SlotLagBytes', unit: 'Bytes' },
   /** Now minus the commit time of the oldest unconfirmed transaction; 0 when none. */

@@ -1,4 +1,5 @@
 import { METRIC_DIMENSION, METRICS } from './metric-names.js'
+import { SinkStall } from './sink-stall.js'
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
 const WAL_STATUSES = ['reserved', 'extended', 'unreserved', 'lost'] as const
@@ -19,6 +20,8 @@ export class RelayMetrics {
   #window: number[] = []
   #windowSeen = 0
   #emitted = { relayed: 0, deadLettered: 0, produceErrors: 0, foreign: 0 }
+  /** How long the sink has been stuck: the pipeline reports its batches here, produce errors feed it. */
+  readonly sinkStall = new SinkStall()
 
   slotLagBytes = 0
   slotLagSeconds = 0
@@ -58,6 +61,7 @@ export class RelayMetrics {
 
   produceError(kind: string): void {
     this.#produceErrors.set(kind, (this.#produceErrors.get(kind) ?? 0) + 1)
+    this.sinkStall.error(kind)
   }
 
   /** Totals since start, for status displays and tests. */
@@ -86,6 +90,14 @@ export class RelayMetrics {
     labelled(METRICS.foreignMessages.prometheus, 'prefix', this.#foreign)
     family(METRICS.produceErrors.prometheus, 'counter', 'Failed produce attempts (each is retried).')
     labelled(METRICS.produceErrors.prometheus, 'kind', this.#produceErrors)
+    family(
+      METRICS.sinkStallSeconds.prometheus,
+      'gauge',
+      'Seconds since the oldest batch the sink has not acknowledged was first handed to it; 0 when none is with it. kind: the last failed attempt since then.',
+    )
+    lines.push(
+      `${METRICS.sinkStallSeconds.prometheus}{kind="${escapeLabel(this.sinkStall.errorKind() ?? 'none')}"} ${this.sinkStall.seconds()}`,
+    )
     family(
       METRICS.slotLagBytes.prometheus,
       'gauge',
@@ -138,6 +150,7 @@ export class RelayMetrics {
       [METRICS.deadLettered.emf]: totals.deadLettered - this.#emitted.deadLettered,
       [METRICS.produceErrors.emf]: totals.produceErrors - this.#emitted.produceErrors,
       [METRICS.foreignMessages.emf]: totals.foreign - this.#emitted.foreign,
+      [METRICS.sinkStallSeconds.emf]: this.sinkStall.seconds(now),
       [METRICS.slotLagBytes.emf]: this.slotLagBytes,
       [METRICS.slotLagSeconds.emf]: this.slotLagSeconds,
     }
@@ -146,6 +159,7 @@ export class RelayMetrics {
       [METRICS.deadLettered.emf]: METRICS.deadLettered.unit,
       [METRICS.produceErrors.emf]: METRICS.produceErrors.unit,
       [METRICS.foreignMessages.emf]: METRICS.foreignMessages.unit,
+      [METRICS.sinkStallSeconds.emf]: METRICS.sinkStallSeconds.unit,
       [METRICS.slotLagBytes.emf]: METRICS.slotLagBytes.unit,
       [METRICS.slotLagSeconds.emf]: METRICS.slotLagSeconds.unit,
     }

@@ -290,11 +290,14 @@ export class Pipeline implements StreamHandlers {
 
   async #send(batch: Entry[]): Promise<void> {
     const { sink, metrics } = this.#options
+    // A send that does not resolve is a stall, whatever the sink: the relay reports how long it lasts.
+    const handed = metrics.sinkStall.handed()
     try {
       const { deadLettered } = await sink.send(
         batch.map((entry) => entry.record),
         this.#abort.signal,
       )
+      metrics.sinkStall.acknowledged(handed)
       const now = Date.now()
       this.#lastSentAt = now
       for (const entry of batch) {
@@ -311,6 +314,7 @@ export class Pipeline implements StreamHandlers {
       }
       this.#notifyConfirmable()
     } catch (error) {
+      metrics.sinkStall.abandoned(handed)
       if (this.#abort.signal.aborted || this.#failure !== undefined) return
       this.#failure = error
       this.#options.log.error('handing records to the sink failed', { error })

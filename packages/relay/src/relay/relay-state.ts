@@ -15,6 +15,12 @@ export interface RelayStatus {
   /** Age of the oldest transaction read but not yet confirmed; 0 when none. */
   slotLagSeconds: number
   inflightBytes: number
+  /** Seconds since the oldest batch the sink has not acknowledged was first handed to it; 0 when none. */
+  sinkStallSeconds: number
+  /** The kind of the sink's last failed attempt during that time; null when it reported none. */
+  sinkErrorKind: string | null
+  /** Whether that is longer than `FACTLIB_STALL_SECONDS` (the relay is then not ready). */
+  sinkStalled: boolean
 }
 
 /**
@@ -35,6 +41,8 @@ export class RelayState {
     readonly slot: string,
     readonly sink: Sink,
     readonly metrics: RelayMetrics,
+    /** `FACTLIB_STALL_SECONDS`: a batch with the sink for longer than this is a stall. */
+    readonly stallSeconds: number,
   ) {}
 
   /** Why the relay is not ready; empty when it is. */
@@ -45,6 +53,17 @@ export class RelayState {
     else if (this.phase !== 'streaming') reasons.push(`not streaming slot "${this.slot}" (${this.phase})`)
     const readiness = this.sink.readiness()
     if (!readiness.ready) reasons.push(readiness.reason)
+    const stall = this.metrics.sinkStall
+    const seconds = stall.seconds()
+    if (seconds > this.stallSeconds) {
+      const kind = stall.errorKind()
+      reasons.push(
+        `the ${this.sink.kind} sink is stalled: it has not acknowledged a batch for ${Math.floor(seconds)} s ` +
+          `(FACTLIB_STALL_SECONDS is ${this.stallSeconds}); ` +
+          `${kind === undefined ? 'it reported no error' : `last error: ${kind}`}. ` +
+          'Every source waits behind it; nothing is skipped',
+      )
+    }
     return reasons
   }
 
@@ -55,6 +74,7 @@ export class RelayState {
   }
 
   status(): RelayStatus {
+    const stall = this.metrics.sinkStall.seconds()
     return {
       state: this.phase,
       slot: this.slot,
@@ -63,6 +83,9 @@ export class RelayState {
       slotLagBytes: this.metrics.slotLagBytes,
       slotLagSeconds: this.lagSeconds(),
       inflightBytes: this.metrics.inflightBytes,
+      sinkStallSeconds: stall,
+      sinkErrorKind: this.metrics.sinkStall.errorKind() ?? null,
+      sinkStalled: stall > this.stallSeconds,
     }
   }
 }

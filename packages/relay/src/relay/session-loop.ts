@@ -57,6 +57,8 @@ export async function runSessions(settings: SessionLoopSettings, state: RelaySta
           log.info('another relay holds the slot; waiting as a hot standby', { reason: error.message })
         state.phase = 'standby'
         state.standbyReason = error.message
+        // Another relay delivers the slot now: a batch this one abandoned is no longer its stall.
+        metrics.sinkStall.reset()
         await sleep(settings.standbyRetryMs, signal)
         continue
       }

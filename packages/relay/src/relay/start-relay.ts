@@ -11,6 +11,7 @@ import { serveEndpoints, writeEmfLines } from './reporting.js'
 import { runSessions } from './session-loop.js'
 import { shutdown } from './shutdown.js'
 import { monitorSlot } from './slot-monitor.js'
+import { watchSinkStall } from './stall-watch.js'
 
 export type { RelayStatus } from './relay-state.js'
 
@@ -66,7 +67,7 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
   const log = options.log.child({ slot: config.slot })
   const metrics = options.metrics ?? new RelayMetrics()
   const { sink } = options
-  const state = new RelayState(config.slot, sink, metrics)
+  const state = new RelayState(config.slot, sink, metrics, config.stallSeconds)
   const stopping = new AbortController()
   const http = await serveEndpoints(config.httpPort, state)
   const admin = new pg.Pool({ connectionString: config.databaseUrl, max: 2, idleTimeoutMillis: 30_000 })
@@ -95,11 +96,16 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
     httpPort: http.port,
   })
 
-  const stopMonitor = monitorSlot(admin, state, {
+  const stopSlotMonitor = monitorSlot(admin, state, {
     log,
     intervalMs: options.monitorIntervalMs ?? 5_000,
     stop: () => void stop(),
   })
+  const stopStallWatch = watchSinkStall(state, log)
+  const stopMonitor = () => {
+    stopSlotMonitor()
+    stopStallWatch()
+  }
   const stopEmf = writeEmfLines(config, state, options.writeEmf ?? ((line) => process.stdout.write(line)))
   const sessionsDone = runSessions(
     {

@@ -53,6 +53,11 @@ export interface StatusReport {
     state?: string
     relayed?: number
     factsPerSecond?: number
+    /**
+     * How long the sink has held the oldest batch it has not acknowledged (0 when none), the kind of its
+     * last failed attempt since then, and whether that is longer than the relay's FACTLIB_STALL_SECONDS.
+     */
+    sink?: { stallSeconds: number; lastErrorKind: string | null; stalled: boolean }
   }
 }
 
@@ -62,8 +67,9 @@ export const statusCommand: Command = {
 
 Shows the replication slot as PostgreSQL sees it: its lag in bytes and seconds, the confirmed LSN, the
 server process streaming it (the relay's), wal_status and safe_wal_size. With the relay's HTTP port (or
-URL) it adds the relay's throughput and readiness. Exits 1 when the slot is missing or lost, or the relay
-is given and not ready; 0 otherwise. --watch refreshes until Ctrl-C.
+URL) it adds the relay's throughput and readiness, and its sink while that holds a batch (STALLED past
+the relay's FACTLIB_STALL_SECONDS, with the last error's kind). Exits 1 when the slot is missing or lost,
+or the relay is given and not ready; 0 otherwise. --watch refreshes until Ctrl-C.
 
 Flags:
 ${FLAGS.help}
@@ -203,6 +209,15 @@ async function readRelay(
       ...(status.state ? { state: status.state } : {}),
       relayed: status.relayed ?? 0,
       factsPerSecond: Math.round(rate.perSecond() * 10) / 10,
+      ...(status.sinkStallSeconds === undefined
+        ? {}
+        : {
+            sink: {
+              stallSeconds: Math.round(status.sinkStallSeconds * 10) / 10,
+              lastErrorKind: status.sinkErrorKind ?? null,
+              stalled: status.sinkStalled === true,
+            },
+          }),
     },
     ...(status.slotLagSeconds === undefined ? {} : { slotLagSeconds: status.slotLagSeconds }),
   }
@@ -214,6 +229,15 @@ function healthy(report: StatusReport): boolean {
     report.slot.walStatus !== 'lost' &&
     (report.relay === undefined || report.relay.ready === true)
   )
+}
+
+function describeSink(sink: NonNullable<NonNullable<StatusReport['relay']>['sink']>): string {
+  const error = sink.lastErrorKind === null ? 'no error reported' : `last error: ${sink.lastErrorKind}`
+  if (sink.stalled)
+    return `STALLED: no batch acknowledged for ${formatSeconds(sink.stallSeconds)} (${error}); every source waits`
+  if (sink.lastErrorKind !== null)
+    return `retrying a batch for ${formatSeconds(sink.stallSeconds)} (${error})`
+  return `waiting ${formatSeconds(sink.stallSeconds)} for a batch to be acknowledged`
 }
 
 function render(report: StatusReport): string {
@@ -243,6 +267,10 @@ function render(report: StatusReport): string {
                 'throughput',
                 `${formatRate(relay.factsPerSecond ?? 0)} facts/s, ${relay.relayed} relayed since it started`,
               ],
+              // Only while the sink holds a batch noticeably long: a healthy one acknowledges in milliseconds.
+              ...(relay.sink && (relay.sink.stallSeconds >= 1 || relay.sink.lastErrorKind !== null)
+                ? [['sink', describeSink(relay.sink)]]
+                : []),
             ]
           : [['reachable', `no: ${relay.error}`]],
       ),
