@@ -11,6 +11,7 @@ import type { AlarmOptions } from './options.js'
  * | slot-lag-seconds | relay `SlotLagSeconds` (Maximum) | the oldest unconfirmed commit is older than the threshold |
  * | heartbeat-missing | relay `Heartbeat` (Maximum) | no relay is streaming the slot (missing data breaches) |
  * | dead-letters | relay `DeadLettered` (Sum) | any fact went to the dead-letter topic |
+ * | sink-stalled | relay `SinkStallSeconds` (Maximum) | the sink has not acknowledged a batch for longer than `FACTLIB_STALL_SECONDS` |
  * | db-slot-lag | RDS `OldestReplicationSlotLag` (Maximum) | backstop when the relay cannot report at all |
  * | db-wal-disk | RDS `TransactionLogsDiskUsage` (Maximum) | backstop: WAL on the database's disk keeps growing |
  */
@@ -19,6 +20,7 @@ export type AlarmKey =
   | 'slotLagSeconds'
   | 'heartbeatMissing'
   | 'deadLetters'
+  | 'sinkStalled'
   | 'databaseSlotLag'
   | 'databaseWalDisk'
 
@@ -61,6 +63,8 @@ export interface AlarmInput {
   namespace: string
   /** The relay's metric period: its EMF interval rounded up to whole minutes. */
   periodSeconds: number
+  /** The relay's `FACTLIB_STALL_SECONDS`: the sink-stalled alarm fires past the same limit as /readyz. */
+  stallSeconds: number
   database: { instanceIdentifier: string } | undefined
   options: AlarmOptions | undefined
 }
@@ -70,6 +74,7 @@ export function relayAlarms({
   slot,
   namespace,
   periodSeconds,
+  stallSeconds,
   database,
   options = {},
 }: AlarmInput): AlarmSpec[] {
@@ -139,6 +144,23 @@ export function relayAlarms({
       threshold: 0,
       comparisonOperator: 'GreaterThanThreshold',
       treatMissingData: 'notBreaching',
+    }),
+    alarm({
+      key: 'sinkStalled',
+      name: `${name}-sink-stalled`,
+      meaning: `The relay of slot ${slot} has handed a batch to its sink that has not been acknowledged for more than ${stallSeconds} seconds (FACTLIB_STALL_SECONDS): every source waits behind it.`,
+      runbook:
+        "Kafka refuses the batch and the relay retries it for ever, in order, skipping nothing. Read the last error's kind on /readyz or with factlib status, and the relay's log for the topic: an ACL or IAM policy denying WriteData on one topic, a topic whose min.insync.replicas cannot be met, a broker refusing the records. Fix that; the relay delivers what waited and turns ready again by itself. A restart does not help: it retries the same batch.",
+      ...relay,
+      metricName: RELAY_METRICS.sinkStallSeconds,
+      statistic: 'Maximum',
+      // The value is already a duration: one period over the limit is a stall, never a blip.
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      threshold: stallSeconds,
+      comparisonOperator: 'GreaterThanThreshold',
+      // A dead relay reports nothing: heartbeat-missing reports that.
+      treatMissingData: 'ignore',
     }),
   ]
 

@@ -27,7 +27,7 @@ export interface Widget {
  *
  * ```
  * ┌ header: slot, namespace, where alarms go ───────────────────────────────┐
- * │ slot lag, bytes (relay + RDS, thresholds)│ slot lag, seconds (threshold)│
+ * │ slot lag, bytes (relay + RDS, thresholds)│ slot lag, sink stall, seconds│
  * │ facts/s        │ end-to-end latency      │ errors and dead letters      │
  * │ tasks & readers│ CPU and memory          │ alarm status                 │
  * └──────────────────────────────────────────────────────────────────────────┘
@@ -117,13 +117,25 @@ export function dashboardBody(spec: RelaySpec<unknown>, refs: DashboardRefs): { 
       ),
       graph(
         { x: 12, y: 2, width: 12, height: 6 },
-        'Slot lag (seconds since oldest unconfirmed commit)',
-        [relay(RELAY_METRICS.slotLagSeconds, { stat: 'Maximum', label: `relay: slot ${slot}` })],
-        { annotations: { horizontal: threshold('slotLagSeconds') } },
+        'Slot lag and sink stall (seconds)',
+        [
+          relay(RELAY_METRICS.slotLagSeconds, {
+            stat: 'Maximum',
+            label: `slot ${slot}: oldest unconfirmed commit`,
+          }),
+          relay(RELAY_METRICS.sinkStallSeconds, {
+            stat: 'Maximum',
+            label: 'sink: oldest batch not acknowledged',
+          }),
+        ],
+        { annotations: { horizontal: [...threshold('slotLagSeconds'), ...threshold('sinkStalled')] } },
       ),
       graph({ x: 0, y: 8, width: 8, height: 6 }, 'Facts relayed per second', [
         [{ expression: 'm1 / PERIOD(m1)', label: 'facts/s', id: 'e1' }],
         relay(RELAY_METRICS.factsRelayed, { stat: 'Sum', id: 'm1', visible: false }),
+        // Other tools' logical messages on the same database: skipped and confirmed, never alarmed on.
+        [{ expression: 'm2 / PERIOD(m2)', label: "other tools' messages/s (skipped)", id: 'e2' }],
+        relay(RELAY_METRICS.foreignMessages, { stat: 'Sum', id: 'm2', visible: false }),
       ]),
       // The relay emits each interval's p99: the median of those is the typical p99, the maximum the worst.
       graph({ x: 8, y: 8, width: 8, height: 6 }, 'End-to-end latency, commit → Kafka ack (ms)', [

@@ -7,6 +7,8 @@ export const RELAY_METRICS = {
   factsRelayed: METRICS.factsRelayed.emf,
   deadLettered: METRICS.deadLettered.emf,
   produceErrors: METRICS.produceErrors.emf,
+  foreignMessages: METRICS.foreignMessages.emf,
+  sinkStallSeconds: METRICS.sinkStallSeconds.emf,
   slotLagBytes: METRICS.slotLagBytes.emf,
   slotLagSeconds: METRICS.slotLagSeconds.emf,
   endToEndLatency: METRICS.endToEndLatency.emf,

@@ -103,6 +103,7 @@ export function relaySpec<V = string>(options: RelayDeploymentOptions<V>): Relay
     slot: config.slot,
     namespace: config.metricsNamespace,
     periodSeconds,
+    stallSeconds: config.stallSeconds,
     database,
     options: options.alarms,
   })

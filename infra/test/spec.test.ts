@@ -52,7 +52,11 @@ const VARIANTS: Record<string, RelayDeploymentOptions> = {
     shutdownTimeoutSeconds: 40,
     metricsNamespace: 'Facts/Prod',
     metricsIntervalSeconds: 30,
-    environment: { FACTLIB_CREATE_SLOT: 'false', FACTLIB_MAX_INFLIGHT_BYTES: String(128 * 1024 * 1024) },
+    environment: {
+      FACTLIB_CREATE_SLOT: 'false',
+      FACTLIB_MAX_INFLIGHT_BYTES: String(128 * 1024 * 1024),
+      FACTLIB_STALL_SECONDS: '300',
+    },
   },
 }
 
@@ -87,6 +91,7 @@ describe('the spec speaks the relay’s contracts', () => {
         metricsNamespace: options.metricsNamespace ?? 'Factlib',
         httpPort: 8080,
         shutdownTimeoutMs: (options.shutdownTimeoutSeconds ?? 25) * 1000,
+        stallSeconds: Number(options.environment?.FACTLIB_STALL_SECONDS ?? 120),
         sink: { kind: 'kafka', tls: options.kafka.kind === 'msk-iam' },
       })
       if (options.kafka.kind === 'msk-iam') expect(config.sink).toMatchObject({ sasl: 'iam' })
@@ -106,6 +111,9 @@ describe('the spec speaks the relay’s contracts', () => {
     expect(() => relaySpec({ kafka, environment: { DATABASE_URL: 'postgres://u:p@h/d' } })).toThrow(/secret/)
     expect(() => relaySpec({ kafka, cpu: 256, memoryMiB: 4096 })).toThrow(/task size/)
     expect(() => relaySpec({ kafka, shutdownTimeoutSeconds: 115 })).toThrow(/120 s/)
+    expect(() => relaySpec({ kafka, environment: { FACTLIB_STALL_SECONDS: '0' } })).toThrow(
+      /FACTLIB_STALL_SECONDS/,
+    )
     // @ts-expect-error a variable outside the relay's contract does not type-check
     relaySpec({ kafka, environment: { FACTLIB_SLOTS: 'x' } })
   })
@@ -219,6 +227,7 @@ describe('alarms', () => {
       'slotLagSeconds',
       'heartbeatMissing',
       'deadLetters',
+      'sinkStalled',
     ])
     const slower = relaySpec({
       ...OPTIONS,
@@ -245,6 +254,16 @@ describe('alarms', () => {
     expect(() =>
       relaySpec({ ...OPTIONS, alarms: { lag: { datapointsToAlarm: 6, evaluationPeriods: 5 } } }),
     ).toThrow(/datapointsToAlarm/)
+  })
+
+  it('stalls where the relay does: the sink-stalled threshold is the container’s FACTLIB_STALL_SECONDS', () => {
+    const spec = relaySpec({ ...OPTIONS, environment: { FACTLIB_STALL_SECONDS: '45' } })
+    expect(spec.container.environment.FACTLIB_STALL_SECONDS).toBe('45')
+    expect(spec.alarms.find((alarm) => alarm.key === 'sinkStalled')).toMatchObject({
+      threshold: 45,
+      metricName: METRICS.sinkStallSeconds.emf,
+      description: expect.stringContaining('more than 45 seconds (FACTLIB_STALL_SECONDS)'),
+    })
   })
 })
 
@@ -292,13 +311,30 @@ describe('the dashboard', () => {
       ],
     })
     const seconds = body.widgets.find((widget) => widget.properties.title === EXPECTED_WIDGETS[1])!
-    expect(seconds.properties.annotations).toEqual({ horizontal: [expect.objectContaining({ value: 300 })] })
+    expect(widgetMetrics(body, EXPECTED_WIDGETS[1]!).map((line) => line[1])).toEqual([
+      METRICS.slotLagSeconds.emf,
+      METRICS.sinkStallSeconds.emf,
+    ])
+    expect(seconds.properties.annotations).toEqual({
+      horizontal: [
+        expect.objectContaining({ value: EXPECTED_ALARMS.slotLagSeconds.threshold }),
+        expect.objectContaining({ value: EXPECTED_ALARMS.sinkStalled.threshold }),
+      ],
+    })
   })
 
   it('graphs facts/s by metric math, latency, errors, tasks and CPU/memory of the service, and every alarm’s state', () => {
     expect(widgetMetrics(body, 'Facts relayed per second')).toEqual([
       [{ expression: 'm1 / PERIOD(m1)', label: 'facts/s', id: 'e1' }],
       ['Factlib', METRICS.factsRelayed.emf, 'Slot', 'orders_slot', { stat: 'Sum', id: 'm1', visible: false }],
+      [{ expression: 'm2 / PERIOD(m2)', label: "other tools' messages/s (skipped)", id: 'e2' }],
+      [
+        'Factlib',
+        METRICS.foreignMessages.emf,
+        'Slot',
+        'orders_slot',
+        { stat: 'Sum', id: 'm2', visible: false },
+      ],
     ])
     expect(
       widgetMetrics(body, EXPECTED_WIDGETS[3]!).map((line) => [line[1], (line[4] as { stat: string }).stat]),

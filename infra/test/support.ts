@@ -87,6 +87,17 @@ export const EXPECTED_ALARMS: Record<
     comparisonOperator: 'GreaterThanThreshold',
     treatMissingData: 'notBreaching',
   },
+  sinkStalled: {
+    name: 'factlib-relay-test-sink-stalled',
+    ...relay,
+    metricName: METRICS.sinkStallSeconds.emf,
+    statistic: 'Maximum',
+    threshold: 120,
+    evaluationPeriods: 1,
+    datapointsToAlarm: 1,
+    comparisonOperator: 'GreaterThanThreshold',
+    treatMissingData: 'ignore',
+  },
   databaseSlotLag: {
     name: 'factlib-relay-test-db-slot-lag',
     ...rds,
@@ -114,7 +125,7 @@ export const EXPECTED_ALARMS: Record<
 /** Widget titles of the dashboard, in order. */
 export const EXPECTED_WIDGETS = [
   'Slot lag (bytes of WAL held)',
-  'Slot lag (seconds since oldest unconfirmed commit)',
+  'Slot lag and sink stall (seconds)',
   'Facts relayed per second',
   'End-to-end latency, commit → Kafka ack (ms)',
   'Errors and dead letters',
