@@ -34,6 +34,7 @@ export {
   type SinkReadiness,
   type SinkRecord,
 } from './sinks/sink.js'
+export { type Promotion, SlotMissingError } from './wal/failover.js'
 export { formatLsn, type Lsn, parseLsn } from './wal/lsn.js'
 
 // What `factlib setup` runs, for teams that apply SQL through their own migrations.

@@ -48,7 +48,7 @@ describe.skipIf(kafkaUnavailable())('slot lifecycle', () => {
     expect(await relay.exited).toBe(1)
     expect(stderrOf(relay.logs)).toContain(`CREATE PUBLICATION ${env.FACTLIB_PUBLICATION};`)
     expect(stderrOf(relay.logs)).toContain(
-      `pg_create_logical_replication_slot('${env.FACTLIB_SLOT}', 'pgoutput')`,
+      `pg_create_logical_replication_slot('${env.FACTLIB_SLOT}', 'pgoutput', failover => true)`,
     )
     const created = await withClient(db.url, async (client) => ({
       slots: (

@@ -13,6 +13,7 @@ export const DATABASE_VARIABLES = [
   'FACTLIB_SLOT',
   'FACTLIB_PUBLICATION',
   'FACTLIB_CREATE_SLOT',
+  'FACTLIB_SLOT_FAILOVER',
 ] as const satisfies readonly ConfigVariable[]
 
 /** What the relay sends where: the sources, the sink, Kafka's brokers, credentials and topics. */

@@ -47,6 +47,8 @@ export interface RelayConfig {
   metricsNamespace: string
   metricsIntervalSeconds: number
   createSlot: 'true' | 'false' | 'force'
+  /** Create the slot with failover (PostgreSQL 17+) and turn it on for an existing slot. */
+  slotFailover: boolean
   maxInflightBytes: number
   shutdownTimeoutMs: number
   /** A batch the sink has not acknowledged for longer than this makes the relay not ready (stalled). */
@@ -100,6 +102,10 @@ export const CONFIG_VARIABLES = {
   FACTLIB_CREATE_SLOT: {
     default: 'true',
     doc: '`true`, `false` (never create), `force` (recreate a lost slot)',
+  },
+  FACTLIB_SLOT_FAILOVER: {
+    default: 'true',
+    doc: '`true`: the slot is synchronized to standbys (PostgreSQL 17+, failover = true); `false`: never',
   },
   FACTLIB_MAX_INFLIGHT_BYTES: {
     default: String(64 * 1024 * 1024),
@@ -263,6 +269,7 @@ export function parseConfig(
     metricsNamespace: required('FACTLIB_METRICS_NAMESPACE', 'expected a CloudWatch namespace'),
     metricsIntervalSeconds: integer('FACTLIB_METRICS_INTERVAL', 1, 3600),
     createSlot: oneOf('FACTLIB_CREATE_SLOT', ['true', 'false', 'force'] as const) ?? 'true',
+    slotFailover: boolean('FACTLIB_SLOT_FAILOVER') ?? true,
     maxInflightBytes: integer('FACTLIB_MAX_INFLIGHT_BYTES', 1024 * 1024, 2 ** 40),
     shutdownTimeoutMs: integer('FACTLIB_SHUTDOWN_TIMEOUT', 1, 3600) * 1000,
     stallSeconds: integer('FACTLIB_STALL_SECONDS', 1, 86_400),

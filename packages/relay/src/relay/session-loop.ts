@@ -2,6 +2,7 @@ import { FactlibError } from '@factlib/emit'
 import type pg from 'pg'
 import { errorFields, errorMessage } from '../util/error-fields.js'
 import { Backoff, sleep } from '../util/retry.js'
+import { missingSlotError } from '../wal/failover.js'
 import type { Lsn } from '../wal/lsn.js'
 import { readSlot, SlotLostError } from '../wal/slot.js'
 import { SlotBusyError } from '../wal/stream.js'
@@ -25,12 +26,12 @@ export interface SessionLoopSettings extends SessionSettings {
  * retrying would hide that.
  */
 export async function runSessions(settings: SessionLoopSettings, state: RelayState): Promise<void> {
-  const { config, log, metrics, signal } = settings
+  const { log, metrics, signal } = settings
   // Soon after a blip (0.5–1 s), then doubling to 30 s so a database that is down is not hammered.
   const backoff = new Backoff({ initialRetryTime: 750, maxRetryTime: 30_000, factor: 1 / 3 })
   while (!signal.aborted) {
     try {
-      const startLsn = await usableSlotPosition(settings.admin, config.slot)
+      const startLsn = await usableSlotPosition(settings, state.confirmed)
       // Stopped while reading the slot: shutdown saw no session to end, so none may start now.
       if (signal.aborted) return
       if (state.phase !== 'standby') state.phase = 'connecting'
@@ -74,16 +75,22 @@ export async function runSessions(settings: SessionLoopSettings, state: RelaySta
   }
 }
 
-/** Where a session starts: the slot's freshly read confirmed position, unless the slot is missing or lost. */
-async function usableSlotPosition(admin: pg.Pool, slotName: string): Promise<Lsn> {
-  const client = await admin.connect()
-  const slot = await readSlot(client, slotName).finally(() => client.release())
-  if (!slot)
-    throw new FactlibError(
-      'SLOT_MISSING',
-      `replication slot "${slotName}" disappeared while the relay was running; facts may be lost. ` +
-        'Restart with FACTLIB_CREATE_SLOT=force once you know why.',
-    )
-  if (slot.walStatus === 'lost') throw new SlotLostError(slotName)
-  return slot.confirmedFlushLsn
+/**
+ * Where a session starts: the slot's freshly read confirmed position, unless the slot is missing (saying
+ * whether a failover to a standby without the slot lost it) or lost.
+ */
+async function usableSlotPosition(
+  settings: SessionLoopSettings,
+  lastConfirmed: Lsn | undefined,
+): Promise<Lsn> {
+  const { config } = settings
+  const client = await settings.admin.connect()
+  try {
+    const slot = await readSlot(client, config.slot)
+    if (!slot) throw await missingSlotError(client, { ...config, lastConfirmed })
+    if (slot.walStatus === 'lost') throw new SlotLostError(config.slot)
+    return slot.confirmedFlushLsn
+  } finally {
+    client.release()
+  }
 }

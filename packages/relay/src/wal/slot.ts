@@ -1,7 +1,8 @@
 import { FactlibError } from '@factlib/emit'
 import type pg from 'pg'
 import type { Logger } from '../observability/log.js'
-import { errorFields } from '../util/error-fields.js'
+import { errorFields, errorMessage } from '../util/error-fields.js'
+import { enableSlotFailover, failoverHere, missingSlotError } from './failover.js'
 import { type Lsn, parseLsn } from './lsn.js'
 import { quoteIdent } from './prerequisites.js'
 
@@ -21,6 +22,8 @@ export interface SlotState {
   activePid: number | null
   /** `pg_current_wal_lsn() - confirmed_flush_lsn`. */
   lagBytes: number
+  /** Whether PostgreSQL synchronizes the slot to standbys (`failover`); null before PostgreSQL 17. */
+  failover: boolean | null
 }
 
 /** The slot's WAL is gone (`wal_status = lost`): facts committed since it fell behind are lost. */
@@ -46,10 +49,13 @@ export async function readSlot(client: pg.ClientBase, slot: string): Promise<Slo
     safe_wal_size: string | null
     active_pid: number | null
     lag_bytes: string | null
+    failover: boolean | null
   }>(
+    // to_jsonb reads `failover` where the column exists (PostgreSQL 17+) and gives null before.
     `select plugin, database, confirmed_flush_lsn::text, wal_status, safe_wal_size::text, active_pid,
-            (pg_current_wal_lsn() - confirmed_flush_lsn)::text as lag_bytes
-       from pg_replication_slots where slot_name = $1`,
+            (pg_current_wal_lsn() - confirmed_flush_lsn)::text as lag_bytes,
+            (to_jsonb(s) ->> 'failover')::boolean as failover
+       from pg_replication_slots s where slot_name = $1`,
     [slot],
   )
   const row = rows[0]
@@ -62,15 +68,29 @@ export async function readSlot(client: pg.ClientBase, slot: string): Promise<Slo
     safeWalSize: row.safe_wal_size === null ? null : Number(row.safe_wal_size),
     activePid: row.active_pid,
     lagBytes: Number(row.lag_bytes ?? 0),
+    failover: row.failover,
   }
 }
 
-/** The SQL that creates what the relay needs, for `factlib setup --dry-run` and error messages. */
-export function setupSql(slot: string, publication: string): string[] {
+/**
+ * The SQL that creates what the relay needs, for `factlib setup --dry-run` and error messages; `failover`
+ * makes a slot PostgreSQL 17+ synchronizes to standbys.
+ */
+export function setupSql(slot: string, publication: string, failover = false): string[] {
   return [
     `CREATE PUBLICATION ${quoteIdent(publication)};`,
-    `SELECT pg_create_logical_replication_slot('${slot}', 'pgoutput');`,
+    `SELECT pg_create_logical_replication_slot('${slot}', 'pgoutput'${failover ? ', failover => true' : ''});`,
   ]
+}
+
+/** Where the slot lives and how it is made: what {@link ensureSlot} and `factlib setup` need. */
+export interface SlotOptions {
+  databaseUrl: string
+  slot: string
+  publication: string
+  createSlot: 'true' | 'false' | 'force'
+  /** Create the slot with failover (PostgreSQL 17+), and turn it on for an existing slot. */
+  slotFailover: boolean
 }
 
 /**
@@ -81,17 +101,19 @@ export function setupSql(slot: string, publication: string): string[] {
  *   refuse unless `createSlot` is `force`;
  * - `createSlot` is `false`: never create anything, fail with the SQL to run.
  *
+ * With `slotFailover` on PostgreSQL 17+ the slot is created with failover, and an existing slot without it
+ * is changed in place, so that a standby running `sync_replication_slots` keeps it through a promotion.
  * A session advisory lock makes a second relay racing through first setup wait, then find both.
  */
 export async function ensureSlot(
   client: pg.ClientBase,
-  options: { slot: string; publication: string; createSlot: 'true' | 'false' | 'force' },
+  options: SlotOptions,
   log: Logger,
 ): Promise<SlotState> {
   const { slot, publication, createSlot } = options
   await client.query('select pg_advisory_lock(hashtext($1))', [`factlib:${slot}`])
   try {
-    const database = (await client.query<{ db: string }>('select current_database() as db')).rows[0]?.db
+    const { database, failover } = await failoverHere(client, options.slotFailover)
     const hasPublication =
       (await client.query('select 1 from pg_publication where pubname = $1', [publication])).rowCount === 1
     let state = await readSlot(client, slot)
@@ -110,27 +132,26 @@ export async function ensureSlot(
         )
       if (state.walStatus === 'lost') throw new SlotLostError(slot)
       if (!hasPublication) {
-        if (createSlot === 'false') throw missing(`publication "${publication}"`, slot, publication)
+        if (createSlot === 'false') throw missing(`publication "${publication}"`, options, failover)
         await createPublication(client, publication)
         log.info('created the publication', { publication })
       }
+      if (failover && state.failover === false) state = await turnOnFailover(options, state, log)
       return state
     }
 
-    if (createSlot === 'false') throw missing(`replication slot "${slot}"`, slot, publication)
-    if (hasPublication && createSlot !== 'force')
-      throw new FactlibError(
-        'SLOT_MISSING',
-        `publication "${publication}" exists but replication slot "${slot}" does not: the slot was dropped or ` +
-          'lost, and facts committed since then may never be relayed. Check pg_replication_slots and your logs; ' +
-          'to create a new slot and continue from now, start once with FACTLIB_CREATE_SLOT=force.',
-      )
+    if (createSlot === 'false') throw missing(`replication slot "${slot}"`, options, failover)
+    if (hasPublication && createSlot !== 'force') throw await missingSlotError(client, options)
     if (!hasPublication) {
       await createPublication(client, publication)
       log.info('created the publication', { publication })
     } else log.warn('creating a new slot for an existing publication (FACTLIB_CREATE_SLOT=force)', { slot })
+    // Before PostgreSQL 17 the function has no failover argument at all.
     await client
-      .query(`select pg_create_logical_replication_slot($1, 'pgoutput')`, [slot])
+      .query(
+        `select pg_create_logical_replication_slot($1, 'pgoutput'${failover ? ', failover => true' : ''})`,
+        [slot],
+      )
       .catch((error: unknown) => {
         if (!(error instanceof Error) || errorFields(error)?.code !== CONFIGURATION_LIMIT_EXCEEDED)
           throw error
@@ -142,7 +163,7 @@ export async function ensureSlot(
           { cause: error },
         )
       })
-    log.info('created the replication slot', { slot })
+    log.info('created the replication slot', { slot, failover })
     state = await readSlot(client, slot)
     if (!state) throw new Error(`replication slot "${slot}" vanished right after it was created`)
     return state
@@ -157,10 +178,40 @@ async function createPublication(client: pg.ClientBase, publication: string): Pr
   })
 }
 
-function missing(what: string, slot: string, publication: string): FactlibError {
+/**
+ * An existing slot made to survive a promotion. PostgreSQL changes a slot only while nobody reads it (the
+ * command waits otherwise), so a slot held by another reader is left as it is, with a warning: a failure
+ * here is no reason to stop relaying.
+ */
+async function turnOnFailover(options: SlotOptions, state: SlotState, log: Logger): Promise<SlotState> {
+  const { slot } = options
+  const warn = (reason: string) =>
+    log.warn('could not turn failover on for the replication slot; a promoted standby would not have it', {
+      slot,
+      error: reason,
+      fix: `restart the relay once nothing else reads the slot, or over a replication connection: ALTER_REPLICATION_SLOT ${quoteIdent(slot)} (FAILOVER true)`,
+    })
+  // Typically another relay holds the slot (a hot standby pair); it turns failover on itself when it starts.
+  if (state.activePid !== null) {
+    warn(`replication slot "${slot}" is active for PID ${state.activePid}`)
+    return state
+  }
+  try {
+    await enableSlotFailover(options.databaseUrl, slot)
+    log.info('turned failover on for the replication slot: standbys with sync_replication_slots keep it', {
+      slot,
+    })
+    return { ...state, failover: true }
+  } catch (error) {
+    warn(errorMessage(error))
+    return state
+  }
+}
+
+function missing(what: string, options: SlotOptions, failover: boolean): FactlibError {
   return new FactlibError(
     'SLOT_NOT_SET_UP',
     `${what} does not exist and FACTLIB_CREATE_SLOT=false forbids creating it. Run \`factlib setup\`, or as a ` +
-      `privileged role:\n  ${setupSql(slot, publication).join('\n  ')}`,
+      `privileged role:\n  ${setupSql(options.slot, options.publication, failover).join('\n  ')}`,
   )
 }
