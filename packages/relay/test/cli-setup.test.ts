@@ -90,7 +90,7 @@ describe('setup and doctor against a PostgreSQL with wal_level=replica', () => {
       "fix: set wal_level = logical (ALTER SYSTEM SET wal_level = 'logical') and restart PostgreSQL",
     )
     expect(stdout).toContain(
-      "  CREATE PUBLICATION never_made;\n  SELECT pg_create_logical_replication_slot('never_made', 'pgoutput');",
+      "  CREATE PUBLICATION never_made;\n  SELECT pg_create_logical_replication_slot('never_made', 'pgoutput', failover => true);",
     )
     expect(await inventory(replica.url)).toEqual({ slots: [], publications: [] })
   })
@@ -109,10 +109,17 @@ describe('setup and doctor against a healthy PostgreSQL', () => {
     })
     expect(first.stderr).toBe('')
     expect(first.code).toBe(0)
-    expect(first.stdout).toContain('All 5 checks passed.')
+    // The five prerequisites, then whether a promotion keeps the slot (no standby here: nothing to protect).
+    expect(first.stdout).toContain('All 7 checks passed.')
     expect(first.stdout).toContain(`Created publication "${publication}".`)
     expect(first.stdout).toMatch(
       new RegExp(`Created replication slot "${slot}" \\(pgoutput\\) at [0-9A-F]+/[0-9A-F]+`),
+    )
+    expect(first.stdout).toContain(
+      'It is a failover slot: standbys running sync_replication_slots = on keep it',
+    )
+    expect(first.stdout).toMatch(
+      /✓ pass {2}slot kept through a failover +failover = true: .*no streaming standby is attached/,
     )
     expect(first.stdout).toContain('CREATE ROLE orders_relay WITH LOGIN REPLICATION')
     expect(first.stdout).toContain(`GRANT CONNECT ON DATABASE ${db.name} TO orders_relay;`)
@@ -167,6 +174,8 @@ describe('setup and doctor against a healthy PostgreSQL', () => {
       'retained_wal',
       'publication',
       'privileges',
+      'failover',
+      'standby_slots',
       ...(kafkaUnavailable() ? [] : ['kafka', 'kafka_topics']),
     ])
     expect(byId(checks).replication?.detail).toBe(`role ${role} (REPLICATION)`)
@@ -265,8 +274,9 @@ describe('setup and doctor against a healthy PostgreSQL', () => {
     expect(rds.stdout).toBe(
       [
         '-- factlib setup: as a role with REPLICATION and CREATE on the database (an administrator)',
+        '-- before PostgreSQL 17, without ", failover => true" (failover slots need 17)',
         'CREATE PUBLICATION orders_pub;',
-        "SELECT pg_create_logical_replication_slot('orders', 'pgoutput');",
+        "SELECT pg_create_logical_replication_slot('orders', 'pgoutput', failover => true);",
         '',
         '-- a least-privilege role for the relay',
         "CREATE ROLE factlib_relay WITH LOGIN PASSWORD '<choose a password>';",

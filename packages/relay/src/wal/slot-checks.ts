@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import { formatBytes } from '../util/format.js'
+import { failoverSlotsSupported } from './failover.js'
 import { formatLsn } from './lsn.js'
 import { type CheckResult, quoteIdent } from './prerequisites.js'
 import { readSlot, setupSql } from './slot.js'
@@ -11,7 +12,12 @@ import { readSlot, setupSql } from './slot.js'
  */
 export async function checkSlot(
   client: pg.ClientBase,
-  options: { slot: string; publication: string; createSlot: 'true' | 'false' | 'force' },
+  options: {
+    slot: string
+    publication: string
+    createSlot: 'true' | 'false' | 'force'
+    slotFailover: boolean
+  },
 ): Promise<CheckResult[]> {
   const { slot, publication, createSlot } = options
   const { rows } = await client.query<{
@@ -21,8 +27,10 @@ export async function checkSlot(
     can_create: boolean
     has_publication: boolean
     keep_mb: string
+    version: number
   }>(
     `select current_database() as database, current_user as role,
+            current_setting('server_version_num')::int as version,
             (select rolsuper from pg_roles where rolname = current_user) as superuser,
             has_database_privilege(current_database(), 'CREATE') as can_create,
             exists (select 1 from pg_publication where pubname = $1) as has_publication,
@@ -33,7 +41,7 @@ export async function checkSlot(
   if (!facts) throw new Error('could not read the database')
   const state = await readSlot(client, slot)
   const results: CheckResult[] = []
-  const sql = setupSql(slot, publication)
+  const sql = setupSql(slot, publication, options.slotFailover && failoverSlotsSupported(facts.version))
   const drop = `SELECT pg_drop_replication_slot('${slot}');`
 
   const slotTitle = `replication slot "${slot}"`

@@ -2,6 +2,7 @@ import type pg from 'pg'
 import { type RelayConfig, redactUrl } from '../../config/config.js'
 import { checkKafka } from '../../sinks/kafka/checks.js'
 import { errorFields, errorMessage } from '../../util/error-fields.js'
+import { checkFailover } from '../../wal/failover-checks.js'
 import {
   type CheckResult,
   checkConnection,
@@ -22,6 +23,12 @@ import { connectDatabase } from '../connect.js'
 import { checksTable } from '../table.js'
 
 const FLAGS = commandFlags([...DATABASE_VARIABLES, ...SINK_VARIABLES], {
+  'standby-url': {
+    type: 'string',
+    multiple: true,
+    value: '<url>',
+    help: "a streaming standby to read the slot's synced copy from (repeatable)",
+  },
   json: {
     type: 'boolean',
     help: 'print {"ok", "checks": [{"id","title","status","detail","fix","fixes"}]}',
@@ -35,8 +42,10 @@ export const doctorCommand: Command = {
 Checks, with the relay's own configuration (environment variables or flags, as for factlib relay):
 the connection (with TLS when DATABASE_URL asks for it), PostgreSQL ≥ 14, UTF8, wal_level = logical,
 the REPLICATION privilege, free replication slots and WAL senders, the slot (exists, pgoutput, streamed
-by a relay, wal_status), the WAL it holds back, the publication, the role's privileges, and, when the
-sink is Kafka, MSK IAM signing, that the brokers answer, and that topics exist or may be created.
+by a relay, wal_status), the WAL it holds back, whether a standby's promotion keeps the slot (its
+failover flag, synchronized_standby_slots, and with --standby-url the standby's synced copy), the
+publication, the role's privileges, and, when the sink is Kafka, MSK IAM signing, that the brokers
+answer, and that topics exist or may be created.
 Prints one row per check and a fix under each failure or warning. Changes nothing. Exits 1 when a check
 fails (warnings do not fail), 0 otherwise.
 
@@ -46,12 +55,14 @@ ${FLAGS.help}
 Examples:
   DATABASE_URL=postgres://relay@db:5432/app KAFKA_BROKERS=kafka:9092 factlib doctor
   factlib doctor --database-url postgres://localhost/app --json | jq '.checks[] | select(.status != "pass")'
-  KAFKA_CLUSTER_ARN=arn:aws:kafka:eu-west-1:123456789012:cluster/facts/abc KAFKA_SASL=iam factlib doctor`,
+  KAFKA_CLUSTER_ARN=arn:aws:kafka:eu-west-1:123456789012:cluster/facts/abc KAFKA_SASL=iam factlib doctor
+  factlib doctor --database-url postgres://relay@primary/app --standby-url postgres://relay@standby/app`,
 
   async run(argv) {
     const { values } = parseFlags('doctor', argv, FLAGS.options)
     const config = inspectConfig(stringFlags(values))
-    const checks = [...(await checkPostgres(config)), ...(await checkKafka(config))]
+    const standbyUrls = Array.isArray(values['standby-url']) ? values['standby-url'].map(String) : []
+    const checks = [...(await checkPostgres(config, standbyUrls)), ...(await checkKafka(config))]
     const ok = checks.every((check) => check.status !== 'fail')
     if (values.json) process.stdout.write(`${JSON.stringify({ ok, checks })}\n`)
     else {
@@ -69,7 +80,7 @@ Examples:
   },
 }
 
-async function checkPostgres(config: RelayConfig): Promise<CheckResult[]> {
+async function checkPostgres(config: RelayConfig, standbyUrls: string[]): Promise<CheckResult[]> {
   let client: pg.Client
   try {
     client = await connectDatabase(config.databaseUrl, 'doctor')
@@ -104,6 +115,9 @@ async function checkPostgres(config: RelayConfig): Promise<CheckResult[]> {
     await attempt('connection', 'connection', async () => [await checkConnection(client, config.databaseUrl)])
     await attempt('database', 'database prerequisites', () => checkDatabase(client, config.databaseUrl))
     await attempt('slot', `replication slot "${config.slot}"`, () => checkSlot(client, config))
+    await attempt('failover', 'slot kept through a failover', () =>
+      checkFailover(client, { ...config, standbyUrls }),
+    )
   } finally {
     await client.end().catch(() => {})
   }

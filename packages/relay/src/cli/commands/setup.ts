@@ -2,6 +2,8 @@ import { FactlibError } from '@factlib/emit'
 import type pg from 'pg'
 import { redactUrl } from '../../config/config.js'
 import { silentLogger } from '../../observability/log.js'
+import { failoverHere } from '../../wal/failover.js'
+import { checkFailover } from '../../wal/failover-checks.js'
 import { formatLsn } from '../../wal/lsn.js'
 import { checkDatabase, detectProvider, quoteIdent, relayRoleSql } from '../../wal/prerequisites.js'
 import { ensureSlot, readSlot, setupSql } from '../../wal/slot.js'
@@ -17,6 +19,12 @@ const FLAGS = commandFlags(DATABASE_VARIABLES, {
     type: 'boolean',
     help: 'remove the slot and publication instead (refused while a relay streams)',
   },
+  'standby-url': {
+    type: 'string',
+    multiple: true,
+    value: '<url>',
+    help: "a streaming standby to read the slot's synced copy from (repeatable)",
+  },
   json: { type: 'boolean', help: 'print {"ok","checks","created","sql"} (with --drop: {"dropped"})' },
 })
 
@@ -26,9 +34,10 @@ export const setupCommand: Command = {
 
 Checks every prerequisite (PostgreSQL ≥ 14, wal_level = logical, UTF8, REPLICATION, free slots and
 senders), then creates the publication and the logical replication slot (pgoutput) the relay streams;
-what exists already is kept. Where a prerequisite fails, creates nothing and prints exactly what to
-change for where the database runs (self-managed PostgreSQL, an RDS or Aurora parameter group, Neon,
-Supabase, Cloud SQL), then exits 1. Also prints the SQL of a least-privilege role for the relay (login,
+what exists already is kept. On PostgreSQL 17+ the slot is a failover slot (FACTLIB_SLOT_FAILOVER), and
+setup reports whether a standby's promotion keeps it. Where a prerequisite fails, creates nothing and
+prints exactly what to change for where the database runs (self-managed PostgreSQL, an RDS or Aurora
+parameter group, Neon, Supabase, Cloud SQL), then exits 1. Also prints the SQL of a least-privilege role for the relay (login,
 REPLICATION, CONNECT; nothing else). Run it once as an administrator; then the relay needs no more.
 
 Flags:
@@ -56,7 +65,7 @@ Examples:
       const provider = url ? detectProvider(url) : 'postgres'
       const database = url ? decodeURIComponent(new URL(url).pathname.slice(1)) || undefined : undefined
       const sql = {
-        setup: setupSql(config.slot, config.publication),
+        setup: setupSql(config.slot, config.publication, config.slotFailover),
         role: relayRoleSql(provider, role, database),
       }
       if (json) print(JSON.stringify({ sql }))
@@ -64,6 +73,9 @@ Examples:
         print(
           [
             '-- factlib setup: as a role with REPLICATION and CREATE on the database (an administrator)',
+            ...(config.slotFailover
+              ? ['-- before PostgreSQL 17, without ", failover => true" (failover slots need 17)']
+              : []),
             ...sql.setup,
             '',
             '-- a least-privilege role for the relay',
@@ -78,9 +90,9 @@ Examples:
     const client = await connectDatabase(config.databaseUrl, 'setup')
     try {
       if (values.drop) return await drop(client, config.slot, config.publication, json)
-      const database = (await client.query<{ db: string }>('select current_database() as db')).rows[0]?.db
+      const { database, failover } = await failoverHere(client, config.slotFailover)
       const sql = {
-        setup: setupSql(config.slot, config.publication),
+        setup: setupSql(config.slot, config.publication, failover),
         role: relayRoleSql(provider, role, database),
       }
       const checks = await checkDatabase(client, config.databaseUrl)
@@ -111,6 +123,13 @@ Examples:
         silentLogger,
       )
       const created = { publication: !hadPublication, slot: !hadSlot }
+      const standbyUrls = values['standby-url']
+      checks.push(
+        ...(await checkFailover(client, {
+          ...config,
+          standbyUrls: Array.isArray(standbyUrls) ? standbyUrls.map(String) : [],
+        })),
+      )
       if (json) {
         print(
           JSON.stringify({
@@ -136,7 +155,7 @@ Examples:
             ? `Created publication "${config.publication}".`
             : `Publication "${config.publication}" exists already.`,
           created.slot
-            ? `Created replication slot "${config.slot}" (pgoutput) at ${formatLsn(state.confirmedFlushLsn)}: facts committed from now on are kept for the relay.`
+            ? `Created replication slot "${config.slot}" (pgoutput) at ${formatLsn(state.confirmedFlushLsn)}: facts committed from now on are kept for the relay.${state.failover ? ' It is a failover slot: standbys running sync_replication_slots = on keep it through a promotion.' : ''}`
             : `Replication slot "${config.slot}" exists already (pgoutput, confirmed up to ${formatLsn(state.confirmedFlushLsn)}).`,
           '',
           'A least-privilege role for the relay (run as an administrator, with a password of your choice):',
