@@ -130,7 +130,13 @@ export class Pipeline implements StreamHandlers {
       // It survives a rollback of the transaction that wrote it, so it is never published as a fact.
       const origin = { source: prefix, lsn: formatLsn(lsn) }
       const reason = 'a non-transactional message (pg_logical_emit_message(false, ...)) survives rollbacks'
-      const record = deadLetterRecord(options.dlqTopic, content, origin, 'non_transactional', reason)
+      const record = deadLetterRecord(
+        options.dlqTopic,
+        Buffer.from(content),
+        origin,
+        'non_transactional',
+        reason,
+      )
       this.#enqueue(
         record,
         this.confirmations.standalone(lsn, Date.now()),
@@ -152,7 +158,7 @@ export class Pipeline implements StreamHandlers {
           : 'invalid_envelope'
       const message = error instanceof Error ? error.message : String(error)
       this.#enqueue(
-        deadLetterRecord(options.dlqTopic, content, origin, reason, message),
+        deadLetterRecord(options.dlqTopic, Buffer.from(content), origin, reason, message),
         transaction,
         prefix,
         this.#commitTime,
@@ -165,7 +171,7 @@ export class Pipeline implements StreamHandlers {
     if (message !== undefined) {
       const record = deadLetterRecord(
         options.dlqTopic,
-        content,
+        Buffer.from(content),
         origin,
         'invalid_topic',
         message,
@@ -174,7 +180,14 @@ export class Pipeline implements StreamHandlers {
       this.#enqueue(record, transaction, prefix, this.#commitTime, 'invalid_topic')
       return
     }
-    this.#enqueue(factRecord(envelope, origin, topic), transaction, prefix, this.#commitTime, undefined)
+    // `content` is a view into the replication connection's read buffer, which the next read overwrites:
+    // the record keeps its own copy of the payload, and nothing of the header line.
+    const fact = factRecord(
+      { header: envelope.header, payload: Buffer.from(envelope.payload) },
+      origin,
+      topic,
+    )
+    this.#enqueue(fact, transaction, prefix, this.#commitTime, undefined)
   }
 
   /**

@@ -29,8 +29,7 @@ export function factRecord({ header, payload }: Envelope, origin: WalOrigin, top
   })
   if (header.traceparent !== undefined) headers.traceparent = header.traceparent
   if (header.tracestate !== undefined) headers.tracestate = header.tracestate
-  // The payload is a view into the replication connection's read buffer, which the next read overwrites.
-  return { topic, key: header.aggregateId, value: Buffer.from(payload), headers }
+  return { topic, key: header.aggregateId, value: payload, headers }
 }
 
 /** Why a message went to the dead-letter topic; the `reason` label of `factlib_dead_lettered_total`. */
@@ -56,7 +55,7 @@ export function deadLetterRecord(
   return {
     topic: dlqTopic,
     key,
-    value: Buffer.from(content),
+    value: content,
     headers: {
       'factlib-error': `${reason}: ${message}`,
       'factlib-reason': reason,
