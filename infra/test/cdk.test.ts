@@ -234,7 +234,7 @@ describe('FactlibRelay on the CDK', () => {
     for (const file of [
       'packages/relay/Dockerfile',
       'packages/relay/scripts/assemble-image.mjs',
-      'packages/relay/src/cli.ts',
+      'packages/relay/src/cli/main.ts',
       'packages/emit/src/index.ts',
       'package-lock.json',
       // npm resolves the lock against every workspace's manifest.

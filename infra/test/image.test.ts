@@ -26,8 +26,11 @@ describe('the relay image’s file tree', () => {
   it('holds the built relay and emitter and their production dependencies only', () => {
     expect(existsSync(join(out, 'packages/relay/dist/cli/main.js'))).toBe(true)
     expect(existsSync(join(out, 'packages/emit/dist/envelope.js'))).toBe(true)
-    for (const dependency of ['kafkajs', 'pg', 'pg-logical-replication'])
+    for (const dependency of ['@platformatic/kafka', 'pg'])
       expect(existsSync(join(out, 'node_modules', dependency)), dependency).toBe(true)
+    // The relay's own replication reader and Kafka client replaced these.
+    for (const replaced of ['kafkajs', 'pg-logical-replication'])
+      expect(existsSync(join(out, 'node_modules', replaced)), replaced).toBe(false)
     // factlib dev's package and its PostgreSQL, dev dependencies, and other workspaces' dependencies stay out.
     for (const absent of [
       '@factlib/dev',
