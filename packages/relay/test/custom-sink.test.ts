@@ -3,8 +3,10 @@ import { describe, expect, test } from 'vitest'
 import { freshDatabase, uniqueName, waitFor, withClient } from '../../../test/harness/index.js'
 import {
   ALL_DELIVERED,
+  createSink,
   parseConfig,
   parseLsn,
+  RelayMetrics,
   type SendResult,
   type Sink,
   type SinkRecord,
@@ -50,7 +52,7 @@ describe('a sink of your own', () => {
     const source = uniqueName('custom')
     const config = parseConfig({
       DATABASE_URL: db.url,
-      FACTLIB_SINK: 'stdout',
+      FACTLIB_SINK: 'custom',
       FACTLIB_SLOT: uniqueName('slot'),
       FACTLIB_PUBLICATION: uniqueName('pub'),
       FACTLIB_HTTP_PORT: '0',
@@ -108,6 +110,17 @@ describe('a sink of your own', () => {
       custom.releaseAll()
       expect(await relay.stop()).toBe(0)
     }
+  })
+
+  test('FACTLIB_SINK=custom is refused where no sink object is given, saying what to set', () => {
+    const config = parseConfig({ DATABASE_URL: 'postgres://localhost/app', FACTLIB_SINK: 'custom' })
+    expect(config.sink).toEqual({ kind: 'custom' })
+    expect(() => createSink(config, { log: silentLogger, metrics: new RelayMetrics() })).toThrow(
+      expect.objectContaining({
+        code: 'CUSTOM_SINK',
+        message: expect.stringContaining('set FACTLIB_SINK to kafka or stdout'),
+      }),
+    )
   })
 })
 

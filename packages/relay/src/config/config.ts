@@ -28,7 +28,8 @@ export interface KafkaConfig {
   compression: KafkaCompression
 }
 
-export type SinkConfig = KafkaConfig | { kind: 'stdout' }
+/** `custom`: a program passes its own {@link Sink} to `startRelay`; the `factlib` command has none. */
+export type SinkConfig = KafkaConfig | { kind: 'stdout' } | { kind: 'custom' }
 
 /** Everything `factlib relay` is configured with, parsed and checked in one place. */
 export interface RelayConfig {
@@ -72,7 +73,7 @@ export const CONFIG_VARIABLES = {
   },
   FACTLIB_SINK: {
     default: undefined,
-    doc: '`kafka` or `stdout` (default kafka when brokers or a cluster ARN is set)',
+    doc: '`kafka`, `stdout`, or `custom` (a sink object a program passes to startRelay); default kafka when brokers or a cluster ARN is set',
   },
   KAFKA_BROKERS: { default: undefined, doc: 'comma list of bootstrap brokers' },
   KAFKA_CLUSTER_ARN: {
@@ -215,11 +216,11 @@ export function parseConfig(
       clusterArn,
     )
   const sinkKind =
-    oneOf('FACTLIB_SINK', ['kafka', 'stdout'] as const) ??
+    oneOf('FACTLIB_SINK', ['kafka', 'stdout', 'custom'] as const) ??
     (brokers.length || clusterArn
       ? 'kafka'
       : fail('FACTLIB_SINK', 'set KAFKA_BROKERS (or KAFKA_CLUSTER_ARN) for Kafka, or FACTLIB_SINK=stdout'))
-  let sink: SinkConfig = { kind: 'stdout' }
+  let sink: SinkConfig = { kind: sinkKind === 'custom' ? 'custom' : 'stdout' }
   if (sinkKind === 'kafka') {
     if (!brokers.length && !clusterArn)
       fail('KAFKA_BROKERS', 'the kafka sink needs KAFKA_BROKERS or KAFKA_CLUSTER_ARN')

@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream'
+import { FactlibError } from '@factlib/emit'
 import type { RelayConfig } from '../config/config.js'
 import type { Logger } from '../observability/log.js'
 import type { RelayMetrics } from '../observability/metrics.js'
@@ -21,6 +22,12 @@ export function createSink(
   deps: { log: Logger; metrics: RelayMetrics; stdout?: Writable },
 ): Sink {
   if (config.sink.kind === 'stdout') return new StdoutSink(deps.stdout ? { stream: deps.stdout } : {})
+  if (config.sink.kind === 'custom')
+    throw new FactlibError(
+      'CUSTOM_SINK',
+      'FACTLIB_SINK=custom is for programs that pass their own sink to startRelay; ' +
+        'the factlib command has none: set FACTLIB_SINK to kafka or stdout',
+    )
   return new KafkaSink(config.sink, {
     dlqTopic: config.dlqTopic,
     topicPartitions: config.topicPartitions,

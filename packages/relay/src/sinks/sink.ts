@@ -47,7 +47,8 @@ export type SinkReadiness = { ready: true } | { ready: false; reason: string }
  *   readiness: () => ({ ready: true }),
  *   async close() {},
  * }
- * const relay = await startRelay(parseConfig(process.env), { log: jsonLogger(), sink })
+ * const config = parseConfig({ ...process.env, FACTLIB_SINK: 'custom' })
+ * const relay = await startRelay(config, { log: jsonLogger(), sink })
  * ```
  */
 export interface Sink {

@@ -70,7 +70,9 @@ Examples:
       const sink =
         config.sink.kind === 'kafka'
           ? `kafka ${config.sink.brokers.join(',') || config.sink.clusterArn}`
-          : 'stdout (no Kafka configured)'
+          : config.sink.kind === 'custom'
+            ? 'custom (a sink object of the program that runs the relay)'
+            : 'stdout (no Kafka configured)'
       process.stdout.write(
         `factlib doctor: ${redactUrl(config.databaseUrl)}${provider === 'postgres' ? '' : ` (${provider})`}, ` +
           `slot "${config.slot}", publication "${config.publication}", sink ${sink}\n\n${checksTable(checks)}\n`,
