@@ -109,8 +109,8 @@ export const CONFIG_VARIABLES = {
     doc: '`true`: the slot is synchronized to standbys (PostgreSQL 17+, failover = true); `false`: never',
   },
   FACTLIB_MAX_INFLIGHT_BYTES: {
-    default: String(64 * 1024 * 1024),
-    doc: 'memory for facts read but not yet acknowledged (their bytes plus ~1 KiB each)',
+    default: String(16 * 1024 * 1024),
+    doc: 'memory for facts read but not yet acknowledged (their record bytes plus ~0.5 KiB each)',
   },
   FACTLIB_SHUTDOWN_TIMEOUT: { default: '25', doc: 'seconds to finish in-flight work on SIGTERM' },
   FACTLIB_STALL_SECONDS: {
