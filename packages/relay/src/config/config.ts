@@ -26,6 +26,11 @@ export interface KafkaConfig {
   tls: boolean
   /** Codec of the record batches the relay produces (`KAFKA_COMPRESSION`). */
   compression: KafkaCompression
+  /**
+   * How long the client waits for a broker's answer before it drops the connection and retries through a
+   * new one (`KAFKA_REQUEST_TIMEOUT`): what detects a broker link that went silent. @default 15_000
+   */
+  requestTimeoutMs?: number
 }
 
 /** `custom`: a program passes its own {@link Sink} to `startRelay`; the `factlib` command has none. */
@@ -51,6 +56,11 @@ export interface RelayConfig {
   /** Create the slot with failover (PostgreSQL 17+) and turn it on for an existing slot. */
   slotFailover: boolean
   maxInflightBytes: number
+  /**
+   * A replication session that received nothing from the server for this long while reading is ended and
+   * made again (`FACTLIB_REPLICATION_TIMEOUT`): a network that went silent without closing.
+   */
+  replicationTimeoutMs: number
   shutdownTimeoutMs: number
   /** A batch the sink has not acknowledged for longer than this makes the relay not ready (stalled). */
   stallSeconds: number
@@ -90,6 +100,10 @@ export const CONFIG_VARIABLES = {
       '`none`, `gzip`, `snappy`, `lz4`, `zstd`; every consumer reads `none`, kafkajs consumers read only ' +
       '`gzip` without codec plugins',
   },
+  KAFKA_REQUEST_TIMEOUT: {
+    default: '15',
+    doc: 'seconds to wait for a broker to answer before the connection is dropped and the request retried (2–300)',
+  },
   FACTLIB_TOPIC: { default: '{source}.{aggregateType}', doc: 'topic template' },
   FACTLIB_TOPIC_PARTITIONS: { default: '6', doc: 'partitions of topics the relay creates' },
   FACTLIB_DLQ_TOPIC: { default: 'factlib.dlq', doc: 'dead-letter topic' },
@@ -111,6 +125,12 @@ export const CONFIG_VARIABLES = {
   FACTLIB_MAX_INFLIGHT_BYTES: {
     default: String(16 * 1024 * 1024),
     doc: 'memory for facts read but not yet acknowledged (their record bytes plus ~0.5 KiB each)',
+  },
+  FACTLIB_REPLICATION_TIMEOUT: {
+    default: '30',
+    doc:
+      'seconds without anything from PostgreSQL (data or keepalive) before the relay drops the replication ' +
+      'connection and reconnects: a network gone silent (1–3600; status updates ask for a reply)',
   },
   FACTLIB_SHUTDOWN_TIMEOUT: { default: '25', doc: 'seconds to finish in-flight work on SIGTERM' },
   FACTLIB_STALL_SECONDS: {
@@ -241,6 +261,7 @@ export function parseConfig(
       password,
       tls: boolean('KAFKA_TLS') ?? sasl !== undefined,
       compression: oneOf('KAFKA_COMPRESSION', KAFKA_COMPRESSIONS) ?? 'none',
+      requestTimeoutMs: integer('KAFKA_REQUEST_TIMEOUT', 2, 300) * 1000,
     }
   }
 
@@ -272,6 +293,7 @@ export function parseConfig(
     createSlot: oneOf('FACTLIB_CREATE_SLOT', ['true', 'false', 'force'] as const) ?? 'true',
     slotFailover: boolean('FACTLIB_SLOT_FAILOVER') ?? true,
     maxInflightBytes: integer('FACTLIB_MAX_INFLIGHT_BYTES', 1024 * 1024, 2 ** 40),
+    replicationTimeoutMs: integer('FACTLIB_REPLICATION_TIMEOUT', 1, 3600) * 1000,
     shutdownTimeoutMs: integer('FACTLIB_SHUTDOWN_TIMEOUT', 1, 3600) * 1000,
     stallSeconds: integer('FACTLIB_STALL_SECONDS', 1, 86_400),
     logLevel: oneOf('FACTLIB_LOG_LEVEL', LOG_LEVELS) ?? 'info',

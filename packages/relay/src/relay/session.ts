@@ -76,6 +76,7 @@ export class Session {
       config.publication,
       this.pipeline,
       log,
+      config.replicationTimeoutMs,
     )
   }
 
@@ -87,7 +88,15 @@ export class Session {
   /** Stream until {@link stop} (resolves) or until the stream or the pipeline fails (rejects). */
   async run(): Promise<void> {
     const { metrics, log } = this.#settings
-    const statusTimer = setInterval(() => this.#sendStatus(), this.#settings.statusIntervalMs)
+    // Timed status updates request a reply, so a live server is heard from at least once per interval;
+    // at least three of them fit in the replication timeout, after which the stream gives up on a silent link.
+    const statusTimer = setInterval(
+      () => this.#sendStatus(true),
+      Math.max(
+        100,
+        Math.min(this.#settings.statusIntervalMs, Math.floor(this.#settings.config.replicationTimeoutMs / 3)),
+      ),
+    )
     statusTimer.unref()
     const onStarted = () => {
       this.#streamed = true
@@ -124,15 +133,15 @@ export class Session {
    * Send a status update confirming what the pipeline may confirm. Only a status update that went out
    * moves the relay's confirmed position: the one it logs and reports must be the one PostgreSQL has.
    */
-  async confirm(): Promise<void> {
+  async confirm(replyRequested = false): Promise<void> {
     const position = this.pipeline.confirmations.position
-    await this.stream.confirm(position)
+    await this.stream.confirm(position, replyRequested)
     this.#state.confirmed = position
   }
 
-  #sendStatus(): void {
+  #sendStatus(replyRequested = false): void {
     if (this.#ended) return
-    this.confirm().catch((error: unknown) =>
+    this.confirm(replyRequested).catch((error: unknown) =>
       this.#settings.log.warn('sending the standby status update failed', { error }),
     )
   }

@@ -26,6 +26,7 @@ interface ReplicationConnection {
     pause(): void
     resume(): void
     writable: boolean
+    destroy(): void
     write(data: Buffer, done: (error?: Error | null) => void): boolean
   }
   on(event: 'copyData', listener: (message: { chunk: Buffer }) => void): void
@@ -47,6 +48,10 @@ export class ReplicationStream {
   #failed: ((error: unknown) => void) | undefined
   #paused = false
   #stopping = false
+  readonly #silenceTimeoutMs: number
+  /** When the server was last heard from (any CopyData), or reading last began; `performance.now()`. */
+  #lastHeard = 0
+  #watchdog: NodeJS.Timeout | undefined
 
   constructor(
     databaseUrl: string,
@@ -54,7 +59,15 @@ export class ReplicationStream {
     publication: string,
     handlers: StreamHandlers,
     log: Logger,
+    /**
+     * End the session with `REPLICATION_TIMEOUT` when nothing at all arrived from the server for this long
+     * while reading (FACTLIB_REPLICATION_TIMEOUT). A link that goes silent without a FIN or RST is
+     * otherwise never noticed: `wal_sender_timeout` acts only on the server, and TCP keepalive does not
+     * fire while unacknowledged data is queued. @default 30_000
+     */
+    silenceTimeoutMs = 30_000,
   ) {
+    this.#silenceTimeoutMs = silenceTimeoutMs
     this.#client = new pg.Client({
       connectionString: databaseUrl,
       replication: 'database',
@@ -73,13 +86,24 @@ export class ReplicationStream {
   run(startLsn: Lsn, onStarted: () => void, onKeepaliveRequest: () => void): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#failed = reject
+      // Connecting and starting count too: a server that never answers is silent as well.
+      this.#lastHeard = performance.now()
+      this.#watchdog = setInterval(
+        () => this.#checkSilence(),
+        Math.max(100, Math.min(1_000, Math.floor(this.#silenceTimeoutMs / 10))),
+      )
+      this.#watchdog.unref()
       const start = async () => {
         await this.#client.connect()
         const connection = (this.#client as unknown as { connection: ReplicationConnection }).connection
         this.#connection = connection
         if (this.#paused) connection.stream.pause()
-        connection.once('replicationStart', onStarted)
+        connection.once('replicationStart', () => {
+          this.#lastHeard = performance.now()
+          onStarted()
+        })
         connection.on('copyData', ({ chunk }) => {
+          this.#lastHeard = performance.now()
           try {
             if (decodeCopyData(chunk, this.#handlers)) onKeepaliveRequest()
           } catch (error) {
@@ -93,8 +117,15 @@ export class ReplicationStream {
         )
       }
       start().then(
-        () => resolve(),
-        (error: unknown) => (this.#stopping ? resolve() : reject(classify(error, this.slot))),
+        () => {
+          clearInterval(this.#watchdog)
+          resolve()
+        },
+        (error: unknown) => {
+          clearInterval(this.#watchdog)
+          if (this.#stopping) resolve()
+          else reject(classify(error, this.slot))
+        },
       )
     })
   }
@@ -117,7 +148,10 @@ export class ReplicationStream {
     )
   }
 
-  /** Stop reading from the socket: the server's sends back up, our status updates still go out. */
+  /**
+   * Stop reading from the socket: the server's sends back up, our status updates still go out. The
+   * server's silence is then expected, so it does not count towards the replication timeout.
+   */
   pause(): void {
     if (this.#paused) return
     this.#paused = true
@@ -127,6 +161,7 @@ export class ReplicationStream {
   resume(): void {
     if (!this.#paused) return
     this.#paused = false
+    this.#lastHeard = performance.now()
     this.#connection?.stream.resume()
   }
 
@@ -137,10 +172,37 @@ export class ReplicationStream {
   /** End the session (the replication connection is closed). */
   async stop(): Promise<void> {
     this.#stopping = true
+    clearInterval(this.#watchdog)
     await this.#client.end().catch(() => {})
   }
 
+  /**
+   * While reading, the server sends something at least every `wal_sender_timeout / 2` on its own and
+   * answers every status update that requests a reply: silence longer than the timeout is a dead link.
+   * The socket is destroyed, not ended: a goodbye on a silent link would wait for ever.
+   */
+  #checkSilence(): void {
+    const now = performance.now()
+    if (this.#paused) {
+      this.#lastHeard = now
+      return
+    }
+    const silentMs = now - this.#lastHeard
+    if (silentMs < this.#silenceTimeoutMs) return
+    clearInterval(this.#watchdog)
+    const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`
+    const error = new FactlibError(
+      'REPLICATION_TIMEOUT',
+      `nothing received from PostgreSQL for ${seconds(silentMs)} (FACTLIB_REPLICATION_TIMEOUT is ` +
+        `${seconds(this.#silenceTimeoutMs)}): the network path is silent; dropping the connection`,
+      { retriable: true },
+    )
+    ;(this.#client as unknown as { connection: ReplicationConnection }).connection.stream.destroy()
+    this.#fail(error)
+  }
+
   #fail(error: unknown): void {
+    clearInterval(this.#watchdog)
     if (this.#stopping) return
     this.#log.debug('replication stream error', { error })
     const failed = this.#failed
