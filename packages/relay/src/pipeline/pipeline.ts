@@ -1,5 +1,3 @@
-import { FactlibError } from '@factlib/emit'
-import { decodeEnvelope } from '@factlib/emit/envelope'
 import type { Logger } from '../observability/log.js'
 import type { RelayMetrics } from '../observability/metrics.js'
 import type { Sink, SinkRecord } from '../sinks/sink.js'
@@ -7,8 +5,8 @@ import { Confirmations, type Transaction } from '../wal/confirmations.js'
 import { formatLsn, type Lsn } from '../wal/lsn.js'
 import type { StreamHandlers } from '../wal/stream.js'
 import { BatchQueue } from './batch-queue.js'
-import { type DeadLetterReason, deadLetterRecord, factRecord, recordSize } from './record.js'
-import { invalidTopicReason, topicFor } from './topic.js'
+import { decodeMessage } from './decode.js'
+import { type DeadLetterReason, recordSize } from './record.js'
 
 export interface PipelineOptions {
   sink: Sink
@@ -53,8 +51,6 @@ interface Entry {
  * in-flight bound so that it limits memory; batches fill to their byte limit with record bytes alone.
  */
 const ENTRY_OVERHEAD_BYTES = 512
-/** How every envelope's content begins (`{"v":`), the mark of the relay's own messages. */
-const ENVELOPE_MARKER = new TextEncoder().encode('{"v":')
 /** A sink that acknowledged a batch this recently counts as busy (see `lingerMs`). */
 const BUSY_WINDOW_MS = 50
 
@@ -117,7 +113,10 @@ export class Pipeline implements StreamHandlers {
 
   message({ transactional, lsn, prefix, content }: Parameters<StreamHandlers['message']>[0]): void {
     const options = this.#options
-    if (!this.#isOurs(prefix, content)) {
+    // A non-transactional message belongs to no transaction: its own position stands for it.
+    const origin = { source: prefix, lsn: transactional ? this.#lsn : formatLsn(lsn) }
+    const decoded = decodeMessage({ transactional, prefix, content }, origin, options)
+    if (decoded.foreign) {
       if (options.metrics.foreignMessage(prefix))
         options.log.info("skipping another tool's logical messages (not a configured source or envelope)", {
           prefix,
@@ -126,80 +125,15 @@ export class Pipeline implements StreamHandlers {
       if (!transactional) this.confirmations.skipped(lsn)
       return
     }
-    if (!transactional) {
-      // It survives a rollback of the transaction that wrote it, so it is never published as a fact.
-      const origin = { source: prefix, lsn: formatLsn(lsn) }
-      const reason = 'a non-transactional message (pg_logical_emit_message(false, ...)) survives rollbacks'
-      const record = deadLetterRecord(
-        options.dlqTopic,
-        Buffer.from(content),
-        origin,
-        'non_transactional',
-        reason,
-      )
-      this.#enqueue(
-        record,
-        this.confirmations.standalone(lsn, Date.now()),
-        prefix,
-        Date.now(),
-        'non_transactional',
-      )
-      return
-    }
-    const origin = { source: prefix, lsn: this.#lsn }
-    const transaction = this.confirmations.fact()
-    let envelope: ReturnType<typeof decodeEnvelope>
-    try {
-      envelope = decodeEnvelope(content)
-    } catch (error) {
-      const reason =
-        error instanceof FactlibError && error.code === 'ENVELOPE_VERSION'
-          ? 'unknown_version'
-          : 'invalid_envelope'
-      const message = error instanceof Error ? error.message : String(error)
-      this.#enqueue(
-        deadLetterRecord(options.dlqTopic, Buffer.from(content), origin, reason, message),
-        transaction,
-        prefix,
-        this.#commitTime,
-        reason,
-      )
-      return
-    }
-    const topic = topicFor(options.topic, prefix, envelope.header.aggregateType)
-    const message = invalidTopicReason(topic)
-    if (message !== undefined) {
-      const record = deadLetterRecord(
-        options.dlqTopic,
-        Buffer.from(content),
-        origin,
-        'invalid_topic',
-        message,
-        envelope.header.aggregateId,
-      )
-      this.#enqueue(record, transaction, prefix, this.#commitTime, 'invalid_topic')
-      return
-    }
-    // `content` is a view into the replication connection's read buffer, which the next read overwrites:
-    // the record keeps its own copy of the payload, and nothing of the header line.
-    const fact = factRecord(
-      { header: envelope.header, payload: Buffer.from(envelope.payload) },
-      origin,
-      topic,
+    const now = Date.now()
+    const transaction = transactional ? this.confirmations.fact() : this.confirmations.standalone(lsn, now)
+    this.#enqueue(
+      decoded.record,
+      transaction,
+      prefix,
+      transactional ? this.#commitTime : now,
+      decoded.deadLetter,
     )
-    this.#enqueue(fact, transaction, prefix, this.#commitTime, undefined)
-  }
-
-  /**
-   * A message is the relay's when its prefix is a configured source or, with no sources configured, when
-   * its content starts like an envelope. Everything else belongs to another tool on the same database.
-   */
-  #isOurs(prefix: string, content: Uint8Array): boolean {
-    const { sources } = this.#options
-    if (sources) return sources.has(prefix)
-    for (let index = 0; index < ENVELOPE_MARKER.length; index++)
-      if (content[index] !== ENVELOPE_MARKER[index]) return false
-    return true
   }
 
   commit(commitEndLsn: Lsn): void {
