@@ -21,8 +21,9 @@ export interface KafkaClientOptions {
   /** @default 3000 */
   connectionTimeoutMs?: number
   /**
-   * How long the client waits for any answer before it drops the connection. Keep it above the sink's
-   * `produceTimeoutMs`, the broker's own wait for replicas. @default 15_000
+   * How long the client waits for any answer before it drops the connection: what notices a broker link
+   * that went silent without closing. Keep it above the sink's `produceTimeoutMs`, the broker's own wait
+   * for replicas. @default the config's `requestTimeoutMs` (KAFKA_REQUEST_TIMEOUT), else 15_000
    */
   requestTimeoutMs?: number
 }
@@ -57,7 +58,7 @@ export async function kafkaClientOptions(
     clientId: options.clientId ?? 'factlib-relay',
     bootstrapBrokers: brokers,
     connectTimeout: options.connectionTimeoutMs ?? 3_000,
-    requestTimeout: options.requestTimeoutMs ?? 15_000,
+    requestTimeout: options.requestTimeoutMs ?? config.requestTimeoutMs ?? 15_000,
     ...(config.tls
       ? // SNI by broker host name, as MSK needs; never for an address, which TLS does not allow as a name.
         { tls: options.tlsOptions ?? {}, tlsServerName: brokers.some((broker) => !isIP(hostOf(broker))) }

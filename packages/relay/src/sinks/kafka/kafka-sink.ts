@@ -36,7 +36,11 @@ export interface KafkaSinkOptions extends KafkaClientOptions {
   retry?: BackoffOptions
   /** `start()` gives up on an unreachable Kafka after this long. @default 15_000 */
   startTimeoutMs?: number
-  /** How long the broker may wait for all in-sync replicas to acknowledge. @default 10_000 */
+  /**
+   * How long the broker may wait for all in-sync replicas to acknowledge; kept below the client's request
+   * timeout so a slow broker answers before the client gives up on it. @default 10_000, at most two thirds
+   * of the request timeout
+   */
   produceTimeoutMs?: number
   /**
    * Records per request add up to at most this many bytes (one request per round trip); lowered by itself
@@ -336,7 +340,9 @@ export class KafkaSink implements Sink {
   #producerClient(): Producer {
     this.#producer ??= createProducer(this.#kafka as KafkaModule, this.#client as BaseOptions, {
       compression: this.#config.compression,
-      produceTimeoutMs: this.#options.produceTimeoutMs ?? 10_000,
+      produceTimeoutMs:
+        this.#options.produceTimeoutMs ??
+        Math.min(10_000, Math.floor((((this.#client as BaseOptions).requestTimeout ?? 15_000) * 2) / 3)),
     })
     return this.#producer
   }
