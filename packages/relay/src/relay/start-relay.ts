@@ -70,7 +70,15 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
   const state = new RelayState(config.slot, sink, metrics, config.stallSeconds)
   const stopping = new AbortController()
   const http = await serveEndpoints(config.httpPort, state)
-  const admin = new pg.Pool({ connectionString: config.databaseUrl, max: 2, idleTimeoutMillis: 30_000 })
+  // A network that goes silent without closing would hang a slot read before each reconnect until the
+  // kernel gives up (~15 min): these connections give up within the replication timeout instead.
+  const admin = new pg.Pool({
+    connectionString: config.databaseUrl,
+    max: 2,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: config.replicationTimeoutMs,
+    query_timeout: config.replicationTimeoutMs,
+  })
   admin.on('error', (error) => {
     // Once stopping, a server going away is expected, not worth a warning.
     if (!stopping.signal.aborted)
