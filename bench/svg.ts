@@ -2,38 +2,34 @@
 const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1', '#9c755f']
 
 /** A value with an optional spread drawn as a whisker (e.g. min and max over repeats). */
-export interface Point {
-  value: number
-  low?: number
-  high?: number
-}
-
-export interface Series {
-  name: string
-  values: Array<Point | undefined>
-  dashed?: boolean
-}
+export type Point = { value: number; low?: number; high?: number }
 
 interface Chart {
   title: string
   yLabel: string
-  series: Series[]
-  /** Tick and label text. @default compact numbers */
+  series: Array<{ name: string; values: Array<Point | undefined>; dashed?: boolean }>
+  /** Tick and label text (compact numbers by default), a log scale, horizontal lines such as a target. */
   format?: (value: number) => string
   log?: boolean
-  /** Horizontal reference lines, e.g. a target. */
   references?: Array<{ value: number; label: string }>
 }
 
 const [WIDTH, HEIGHT, LEFT, RIGHT] = [720, 360, 70, 700]
-const esc = (text: string) => text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;')
-const text = (x: number, y: number, body: string, attributes = '') =>
-  `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" ${attributes}>${esc(body)}</text>`
-const line = (x1: number, y1: number, x2: number, y2: number, attributes: string) =>
-  `<line x1="${x1.toFixed(1)}" x2="${x2.toFixed(1)}" y1="${y1.toFixed(1)}" y2="${y2.toFixed(1)}" ${attributes}/>`
+const [MIDDLE, END] = ['text-anchor="middle"', 'text-anchor="end"']
 const color = (index: number) => PALETTE[index % PALETTE.length]
+const esc = (text: string) => text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;')
+const px = (value: number) => value.toFixed(1)
+const text = (x: number, y: number, body: string, attributes = '') =>
+  `<text x="${px(x)}" y="${px(y)}" ${attributes}>${esc(body)}</text>`
+const line = (x1: number, y1: number, x2: number, y2: number, attributes: string) =>
+  `<line x1="${px(x1)}" x2="${px(x2)}" y1="${px(y1)}" y2="${px(y2)}" ${attributes}/>`
+/** A rectangle, with a tooltip if there is a `title`. */
+function rect(x: number, y: number, width: number, height: number, attributes: string, title?: string) {
+  const box = `<rect x="${px(x)}" y="${px(y)}" width="${px(width)}" height="${px(height)}" ${attributes}`
+  return title === undefined ? `${box}/>` : `${box}><title>${esc(title)}</title></rect>`
+}
 
-export function compact(value: number): string {
+function compact(value: number): string {
   const [scale, suffix] = Math.abs(value) >= 1e6 ? [1e6, 'M'] : Math.abs(value) >= 1e3 ? [1e3, 'k'] : [1, '']
   return Math.abs(value) >= 100 && !suffix
     ? String(Math.round(value))
@@ -45,27 +41,24 @@ function niceStep(raw: number): number {
   return ([1, 2, 2.5, 5, 10].find((step) => raw / power <= step) ?? 10) * power
 }
 
-/** Title, legend, y axis with ticks and reference lines; returns its parts and where the plot lies. */
+/** Title, legend, y axis with ticks and reference lines; returns the parts, the plot's top, and the scale. */
 function frame(chart: Chart, bottom: number) {
   const parts = [text(LEFT, 20, chart.title, 'font-size="15" font-weight="600"')]
   let [x, y] = [LEFT, 42]
-  for (const [index, entry] of chart.series.entries()) {
-    const width = 26 + entry.name.length * 6.6
+  for (const [index, { name, dashed }] of chart.series.entries()) {
+    const width = 26 + name.length * 6.6
     if (x > LEFT && x + width > RIGHT) [x, y] = [LEFT, y + 18]
-    parts.push(
-      entry.dashed
-        ? line(x, y - 4, x + 14, y - 4, `stroke="${color(index)}" stroke-width="2" stroke-dasharray="4 3"`)
-        : `<rect x="${x}" y="${y - 10}" width="12" height="12" fill="${color(index)}"/>`,
-      text(x + 18, y, entry.name, 'font-size="12"'),
-    )
+    const dash = `stroke="${color(index)}" stroke-width="2" stroke-dasharray="4 3"`
+    const key = dashed
+      ? line(x, y - 4, x + 14, y - 4, dash)
+      : rect(x, y - 10, 12, 12, `fill="${color(index)}"`)
+    parts.push(key, text(x + 18, y, name, 'font-size="12"'))
     x += width + 14
   }
   const top = y + 20
-  const values = chart.series.flatMap((s) =>
-    s.values.flatMap((p) => (p ? [p.value, p.high ?? p.value, p.low ?? p.value] : [])),
-  )
-  const all = [...values, ...(chart.references ?? []).map((r) => r.value)].filter(
-    (v) => Number.isFinite(v) && (!chart.log || v > 0),
+  const points = chart.series.flatMap((s) => s.values.flatMap((p) => (p ? [p.value, p.high, p.low] : [])))
+  const all = [...points, ...(chart.references ?? []).map((r) => r.value)].filter(
+    (v): v is number => v !== undefined && Number.isFinite(v) && (!chart.log || v > 0),
   )
   let toY: (value: number) => number
   const ticks: number[] = []
@@ -81,44 +74,34 @@ function frame(chart: Chart, bottom: number) {
     toY = (v) => bottom - (v / high) * (bottom - top)
   }
   const format = chart.format ?? compact
-  parts.push(
-    text(
-      14,
-      (top + bottom) / 2,
-      chart.yLabel,
-      `transform="rotate(-90 14 ${(top + bottom) / 2})" text-anchor="middle" font-size="12"`,
-    ),
-  )
+  const middle = (top + bottom) / 2
+  parts.push(text(14, middle, chart.yLabel, `transform="rotate(-90 14 ${middle})" ${MIDDLE} font-size="12"`))
   for (const tick of ticks)
     parts.push(
       line(LEFT, toY(tick), RIGHT, toY(tick), 'stroke="#e5e5e5"'),
-      text(LEFT - 6, toY(tick) + 4, format(tick), 'text-anchor="end" font-size="11" fill="#555"'),
+      text(LEFT - 6, toY(tick) + 4, format(tick), `${END} font-size="11" fill="#555"`),
     )
-  for (const reference of chart.references ?? [])
+  for (const { value, label } of chart.references ?? [])
     parts.push(
-      line(LEFT, toY(reference.value), RIGHT, toY(reference.value), 'stroke="#c00" stroke-dasharray="6 4"'),
-      text(
-        RIGHT - 4,
-        toY(reference.value) - 5,
-        reference.label,
-        'text-anchor="end" font-size="11" fill="#c00"',
-      ),
+      line(LEFT, toY(value), RIGHT, toY(value), 'stroke="#c00" stroke-dasharray="6 4"'),
+      text(RIGHT - 4, toY(value) - 5, label, `${END} font-size="11" fill="#c00"`),
     )
   parts.push(
     line(LEFT, bottom, RIGHT, bottom, 'stroke="#333"'),
     line(LEFT, top, LEFT, bottom, 'stroke="#333"'),
   )
-  const whisker = (x: number, p: Point) =>
-    p.low === undefined || p.high === undefined || p.low === p.high
+  const whisker = (x: number, { low, high }: Point) =>
+    low === undefined || high === undefined || low === high
       ? []
-      : [toY(p.low), toY(p.high)]
-          .map((end) => line(x - 4, end, x + 4, end, 'stroke="#222"'))
-          .concat(line(x, toY(p.low), x, toY(p.high), 'stroke="#222"'))
+      : [low, high]
+          .map((end) => line(x - 4, toY(end), x + 4, toY(end), 'stroke="#222"'))
+          .concat(line(x, toY(low), x, toY(high), 'stroke="#222"'))
   return { parts, top, toY, format, whisker }
 }
 
 const svg = (title: string, parts: string[]) =>
-  `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" font-family="-apple-system, Segoe UI, Helvetica, Arial, sans-serif">
+  `<svg xmlns="http://www.w3.org/2000/svg" role="img" width="${WIDTH}" height="${HEIGHT}"
+ viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="-apple-system, Segoe UI, Helvetica, Arial, sans-serif">
 <title>${esc(title)}</title>
 <rect width="${WIDTH}" height="${HEIGHT}" fill="#fff"/>
 ${parts.join('\n')}
@@ -133,22 +116,18 @@ export function barChart(chart: Chart & { categories: string[] }): string {
   const bar = Math.min(56, (group * 0.8) / chart.series.length)
   for (const [c, category] of chart.categories.entries()) {
     const start = LEFT + group * c + (group - bar * chart.series.length) / 2
-    for (const [s, entry] of chart.series.entries()) {
-      const p = entry.values[c]
+    for (const [s, { name, values }] of chart.series.entries()) {
+      const p = values[c]
       if (!p || !Number.isFinite(p.value)) continue
-      const [x, top] = [start + bar * s, toY(p.value)]
+      const [x, top, value] = [start + bar * s, toY(p.value), format(p.value)]
+      const [above, tip] = [Math.min(top, toY(p.high ?? p.value)) - 4, `${name}, ${category}: ${value}`]
       parts.push(
-        `<rect x="${(x + 1).toFixed(1)}" y="${top.toFixed(1)}" width="${bar - 2}" height="${Math.max(0, bottom - top).toFixed(1)}" fill="${color(s)}"><title>${esc(`${entry.name}, ${category}: ${format(p.value)}`)}</title></rect>`,
+        rect(x + 1, top, bar - 2, Math.max(0, bottom - top), `fill="${color(s)}"`, tip),
         ...whisker(x + bar / 2, p),
-        text(
-          x + bar / 2,
-          Math.min(top, toY(p.high ?? p.value)) - 4,
-          format(p.value),
-          'text-anchor="middle" font-size="10" fill="#333"',
-        ),
+        text(x + bar / 2, above, value, `${MIDDLE} font-size="10" fill="#333"`),
       )
     }
-    parts.push(text(LEFT + group * (c + 0.5), bottom + 18, category, 'text-anchor="middle" font-size="12"'))
+    parts.push(text(LEFT + group * (c + 0.5), bottom + 18, category, `${MIDDLE} font-size="12"`))
   }
   return svg(chart.title, parts)
 }
@@ -167,46 +146,33 @@ export function lineChart(
   const [min, max] = [Math.min(...xs) - (numeric ? 0 : 0.5), Math.max(...xs) + (numeric ? 0 : 0.5)]
   const toX = (value: number) => LEFT + ((value - min) / (max - min || 1)) * (RIGHT - LEFT)
   const { parts, top, toY, format, whisker } = frame(chart, bottom)
-  const bands = (chart.bands ?? []).flatMap((band, i) => [
-    `<rect x="${toX(band.from).toFixed(1)}" y="${top}" width="${Math.max(0, toX(band.to) - toX(band.from)).toFixed(1)}" height="${bottom - top}" fill="${i % 2 ? '#f4f4f4' : '#ececf6'}"/>`,
-    text(
-      (toX(band.from) + toX(band.to)) / 2,
-      bottom - 6,
-      band.label,
-      'text-anchor="middle" font-size="11" fill="#555"',
-    ),
-  ])
+  const bands = (chart.bands ?? []).flatMap(({ from, to, label }, i) => {
+    const [left, right, fill] = [toX(from), toX(to), i % 2 ? '#f4f4f4' : '#ececf6']
+    const shade = rect(left, top, Math.max(0, right - left), bottom - top, `fill="${fill}"`)
+    return [shade, text((left + right) / 2, bottom - 6, label, `${MIDDLE} font-size="11" fill="#555"`)]
+  })
+  // Numbers get ticks of their own, categories a label each.
   const step = niceStep((max - min) / 8 || 1)
-  const ticks = numeric
-    ? Array.from(
-        { length: Math.floor(max / step) - Math.ceil(min / step) + 1 },
-        (_, i) => (Math.ceil(min / step) + i) * step,
-      )
-    : []
-  for (const [i, label] of (numeric ? ticks : chart.x).entries())
-    parts.push(
-      text(
-        toX(numeric ? (label as number) : i),
-        bottom + 16,
-        numeric ? compact(label as number) : String(label),
-        'text-anchor="middle" font-size="11"',
-      ),
+  const first = Math.ceil(min / step)
+  const ticks = Array.from({ length: Math.floor(max / step) - first + 1 }, (_, i) => (first + i) * step)
+  const labels = numeric
+    ? ticks.map((tick) => [tick, compact(tick)] as const)
+    : chart.x.map((x, i) => [i, `${x}`] as const)
+  for (const [at, label] of labels) parts.push(text(toX(at), bottom + 16, label, `${MIDDLE} font-size="11"`))
+  parts.push(text((LEFT + RIGHT) / 2, bottom + 34, chart.xLabel, `${MIDDLE} font-size="12"`))
+  for (const [s, { name, values, dashed }] of chart.series.entries()) {
+    const points = values.flatMap((p, i) =>
+      p && Number.isFinite(p.value) ? [{ x: toX(xs[i] ?? 0), p }] : [],
     )
-  parts.push(text((LEFT + RIGHT) / 2, bottom + 34, chart.xLabel, 'text-anchor="middle" font-size="12"'))
-  for (const [s, entry] of chart.series.entries()) {
-    const points = entry.values.flatMap((p, i) =>
-      p && Number.isFinite(p.value) ? [{ x: toX(xs[i] as number), p }] : [],
-    )
-    const path = points.map(({ x, p }) => `${x.toFixed(1)},${toY(p.value).toFixed(1)}`).join(' ')
-    parts.push(
-      `<polyline fill="none" stroke="${color(s)}" stroke-width="2"${entry.dashed ? ' stroke-dasharray="6 4"' : ''} points="${path}"/>`,
-    )
+    const path = points.map(({ x, p }) => `${px(x)},${px(toY(p.value))}`).join(' ')
+    const dashes = dashed ? ' stroke-dasharray="6 4"' : ''
+    parts.push(`<polyline fill="none" stroke="${color(s)}" stroke-width="2"${dashes} points="${path}"/>`)
     if (!numeric)
-      for (const { x, p } of points)
-        parts.push(
-          ...whisker(x, p),
-          `<circle cx="${x.toFixed(1)}" cy="${toY(p.value).toFixed(1)}" r="3.5" fill="${color(s)}"><title>${esc(`${entry.name}: ${format(p.value)}`)}</title></circle>`,
-        )
+      for (const { x, p } of points) {
+        const tip = `<title>${esc(`${name}: ${format(p.value)}`)}</title>`
+        const dot = `<circle cx="${px(x)}" cy="${px(toY(p.value))}" r="3.5" fill="${color(s)}">`
+        parts.push(...whisker(x, p), `${dot}${tip}</circle>`)
+      }
   }
   return svg(chart.title, [...bands, ...parts])
 }
