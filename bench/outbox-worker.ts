@@ -1,6 +1,6 @@
 // The polling worker of the outbox-table pattern as most libraries build it: in one transaction, lock the
 // oldest rows (`FOR UPDATE SKIP LOCKED`), publish them to Kafka (the relay's producer settings), delete them,
-// commit; sleep 100 ms when the table is empty. Prints `ready`; on SIGTERM it finishes its round and exits.
+// commit; sleep 100 ms when the table is empty. Prints `ready`; it runs until it is killed.
 //
 //   npx tsx bench/outbox-worker.ts <database url> <brokers> <topic>
 import pg from 'pg'
@@ -11,17 +11,14 @@ const client = new pg.Client({ connectionString: url })
 await client.connect()
 const producer = benchProducer('factlib-bench-outbox', brokers)
 await producer.connect()
-let stopping = false
-process.once('SIGTERM', () => {
-  stopping = true
-})
+type Row = Record<'id' | 'aggregate_type' | 'aggregate_id' | 'type' | 'payload', string> & {
+  created_at: Date
+}
 process.stdout.write('ready\n')
 
-while (!stopping) {
+for (;;) {
   await client.query('begin')
-  const { rows } = await client.query<
-    Record<'id' | 'aggregate_type' | 'aggregate_id' | 'type' | 'payload', string> & { created_at: Date }
-  >(
+  const { rows } = await client.query<Row>(
     `select id, aggregate_type, aggregate_id, type, payload::text as payload, created_at
        from outbox order by id limit 500 for update skip locked`,
   )
@@ -46,6 +43,3 @@ while (!stopping) {
   await client.query('commit')
   if (rows.length === 0) await new Promise((resolve) => setTimeout(resolve, 100))
 }
-await producer.disconnect()
-await client.end()
-process.exit(0)
