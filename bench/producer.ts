@@ -6,37 +6,39 @@
 //
 //   npx tsx bench/producer.ts <kafkajs|platformatic|confluent> <brokers> <topic> <records> <warm-up> <bytes>
 import type { Fact } from '@factlib/emit'
-import {
-  type BenchRecord,
-  benchEmitter,
-  benchProducer,
-  factInput,
-  kafkaRecord,
-  recordBytes,
-} from './facts.js'
-
-type Send = (records: BenchRecord[]) => Promise<unknown>
-interface Client {
-  send: Send
-  close(): Promise<unknown>
-}
+import { benchEmitter, benchProducer, factInput } from './facts.js'
 
 const [client = '', brokers = '', topic = '', ...numbers] = process.argv.slice(2)
 const [count, warm, bytes] = numbers.map(Number) as [number, number, number]
 const clientId = 'factlib-bench-producer'
-const buffers = (headers: Record<string, string>) =>
-  new Map(Object.entries(headers).map(([name, value]) => [Buffer.from(name), Buffer.from(value)]))
+
+/** A Kafka record shaped exactly as the relay makes it from a fact (CloudEvents binary mode headers). */
+function kafkaRecord(fact: Fact) {
+  const headers: Record<string, string> = {
+    ce_specversion: '1.0',
+    ce_id: fact.id,
+    ce_source: fact.source,
+    ce_type: fact.type,
+    ce_time: fact.time,
+    ce_aggregatetype: fact.aggregateType,
+    ce_aggregateid: fact.aggregateId,
+    'content-type': fact.contentType,
+    'factlib-lsn': '0/1A2B3C4D',
+  }
+  return { key: fact.aggregateId, value: Buffer.from(JSON.stringify(fact.data)), headers }
+}
+type KafkaRecord = ReturnType<typeof kafkaRecord>
+type Send = (records: KafkaRecord[]) => Promise<unknown>
 
 /** A client that is not a dependency of the project: loaded if someone installed it. */
-async function load<T>(name: string): Promise<T> {
-  const specifier: string = name
-  return (await import(specifier).catch(() => {
-    throw new Unavailable(`${name} is not installed`)
-  })) as T
-}
 class Unavailable extends Error {}
+const load = <T>(name: string) =>
+  import(name).catch(() => {
+    throw new Unavailable(`${name} is not installed`)
+  }) as Promise<T>
 
-const CLIENTS: Record<string, () => Promise<Client>> = {
+/** Each client connected with the relay's settings. */
+const CLIENTS: Record<string, () => Promise<{ send: Send; close(): Promise<unknown> }>> = {
   async kafkajs() {
     const producer = benchProducer(clientId, brokers)
     await producer.connect()
@@ -50,32 +52,25 @@ const CLIENTS: Record<string, () => Promise<Client>> = {
       throw new Unavailable(`needs Node ≥ 22.22 (this is ${process.version})`)
     type Producer = { send(options: { messages: unknown[] }): Promise<unknown>; close(): Promise<void> }
     const kafka = await load<{ Producer: new (options: object) => Producer }>('@platformatic/kafka')
-    const producer = new kafka.Producer({
-      clientId,
-      bootstrapBrokers: brokers.split(','),
-      idempotent: true,
-      acks: -1,
+    const bootstrapBrokers = brokers.split(',')
+    const producer = new kafka.Producer({ clientId, bootstrapBrokers, idempotent: true, acks: -1 })
+    const buffers = (headers: Record<string, string>) =>
+      new Map(Object.entries(headers).map(([name, value]) => [Buffer.from(name), Buffer.from(value)]))
+    const message = ({ key, value, headers }: KafkaRecord) => ({
+      topic,
+      key: Buffer.from(key),
+      value,
+      headers: buffers(headers),
     })
-    const send: Send = (records) =>
-      producer.send({
-        messages: records.map(({ key, value, headers }) => ({
-          topic,
-          key: Buffer.from(key),
-          value,
-          headers: buffers(headers),
-        })),
-      })
+    const send: Send = (records) => producer.send({ messages: records.map(message) })
     return { send, close: () => producer.close() }
   },
   async confluent() {
-    type Producer = {
-      connect(): Promise<void>
+    type Producer = Record<'connect' | 'disconnect', () => Promise<void>> & {
       send(batch: object): Promise<unknown>
-      disconnect(): Promise<void>
     }
-    const { KafkaJS } = await load<{
-      KafkaJS: { Kafka: new (config: object) => { producer(config: object): Producer } }
-    }>('@confluentinc/kafka-javascript')
+    type Module = { KafkaJS: { Kafka: new (config: object) => { producer(config: object): Producer } } }
+    const { KafkaJS } = await load<Module>('@confluentinc/kafka-javascript')
     const producer = new KafkaJS.Kafka({ kafkaJS: { clientId, brokers: brokers.split(',') } }).producer({
       kafkaJS: { idempotent: true, acks: -1, maxInFlightRequests: 1 },
     })
@@ -85,31 +80,23 @@ const CLIENTS: Record<string, () => Promise<Client>> = {
 }
 
 const open = CLIENTS[client]
-if (!open || !topic || !(count > 0)) {
-  process.stderr.write(
-    'usage: producer.ts <kafkajs|platformatic|confluent> <brokers> <topic> <records> <warm-up> <bytes>\n',
-  )
-  process.exit(2)
-}
+if (!open) throw new Error(`no client ${client}; see the head of bench/producer.ts`)
 const emitter = benchEmitter()
 const records = Array.from({ length: warm + count }, (_, n) =>
   kafkaRecord(emitter.prepare(factInput(n, bytes)).facts[0] as Fact),
 )
-let producer: Client
-try {
-  producer = await open()
-} catch (error) {
+const producer = await open().catch((error: unknown) => {
   if (!(error instanceof Unavailable)) throw error
   process.stdout.write(`${JSON.stringify({ unavailable: error.message })}\n`)
   process.exit(0)
-}
+})
 
-/** Requests of at most 1 MB, one at a time, as the relay sends them. */
+/** Requests of at most 1 MB (counting bytes as the relay does), one at a time, as the relay sends them. */
 async function produce(from: number, to: number): Promise<void> {
-  let batch: BenchRecord[] = []
-  let size = 0
+  let [batch, size] = [[] as typeof records, 0]
   for (const record of records.slice(from, to)) {
-    const bytes = recordBytes(record, topic)
+    let bytes = record.value.byteLength + record.key.length + topic.length
+    for (const [name, value] of Object.entries(record.headers)) bytes += name.length + value.length
     if (batch.length > 0 && size + bytes > 1_000_000) {
       await producer.send(batch)
       ;[batch, size] = [[], 0]
@@ -127,13 +114,12 @@ const started = performance.now()
 await produce(warm, warm + count)
 const ended = performance.now()
 const used = process.cpuUsage(cpu)
-process.stdout.write(
-  `${JSON.stringify({
-    seconds: (ended - started) / 1000,
-    allSeconds: (ended - first) / 1000,
-    cpuSeconds: (used.user + used.system) / 1e6,
-    peakRss: process.resourceUsage().maxRSS * 1024,
-  })}\n`,
-)
+const result = {
+  seconds: (ended - started) / 1000,
+  allSeconds: (ended - first) / 1000,
+  cpuSeconds: (used.user + used.system) / 1e6,
+  peakRss: process.resourceUsage().maxRSS * 1024,
+}
+process.stdout.write(`${JSON.stringify(result)}\n`)
 await producer.close()
 process.exit(0)
