@@ -21,26 +21,24 @@ export function spawnChild(command: string, args: string[]) {
   const exited = new Promise<number | string>((done) =>
     child.once('exit', (code, signal) => done(code ?? signal ?? '')),
   )
-  let ended = false
-  void exited.then(() => {
-    ended = true
-  })
+  const ended = () => child.exitCode !== null || child.signalCode !== null
   return {
     pid: child.pid ?? 0,
     lines,
     exited,
+    ended,
     stderr: () => errors,
     /** Write a line to its stdin. */
     send: (line: string) => child.stdin.write(`${line}\n`),
-    kill: (signal: NodeJS.Signals = 'SIGTERM') => ended || child.kill(signal),
+    kill: (signal: NodeJS.Signals = 'SIGTERM') => ended() || child.kill(signal),
     /** The first stdout line from index `from` that matches; rejects if the process ends first. */
     async line(match: (line: string) => boolean, timeoutMs = 300_000, from = 0): Promise<string> {
       for (const deadline = Date.now() + timeoutMs; ; await new Promise((wake) => setTimeout(wake, 5))) {
         const found = lines.slice(from).find(match)
         if (found !== undefined) return found
-        if (ended || Date.now() > deadline)
+        if (ended() || Date.now() > deadline)
           throw new Error(
-            `${command} ${ended ? 'exited' : 'printed no expected line in time'}; stderr: ${errors}`,
+            `${command} ${ended() ? 'exited' : 'printed no expected line in time'}; stderr: ${errors}`,
           )
       }
     },

@@ -2,37 +2,28 @@ import { parseLsn } from '@factlib/relay'
 import pg from 'pg'
 import { createDatabase, withClient } from '../test/harness/postgres.js'
 import { benchEmitter, envelopeContent, factInput, SOURCE } from './facts.js'
-import { sleep } from './services.js'
+import type { Services } from './services.js'
 
-export { createDatabase, withClient }
+export { withClient }
+/** The publication every benchmark's slots read. */
+export const PUBLICATION = 'bench_pub'
 
-/** A publication and a pgoutput slot per reader; slots exist before the facts they are to read. */
-export async function createSlots(url: string, publication: string, slots: string[]): Promise<void> {
-  await withClient(url, async (client) => {
-    await client.query(`create publication ${publication}`)
-    for (const slot of slots)
-      await client.query(`select pg_create_logical_replication_slot($1, 'pgoutput')`, [slot])
-  })
-}
-
-export async function dropSlot(url: string, slot: string): Promise<void> {
-  await withClient(url, async (client) => {
-    for (let attempt = 0; ; attempt++)
-      try {
-        await client.query(
-          'select pg_terminate_backend(active_pid) from pg_replication_slots where slot_name = $1 and active_pid is not null',
-          [slot],
-        )
-        await client.query(
-          'select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = $1',
-          [slot],
-        )
-        return
-      } catch (error) {
-        if (attempt > 100) throw error
-        await sleep(50)
-      }
-  })
+/**
+ * A database of its own for `work`, with the publication and a slot per reader (so that the slots exist
+ * before the facts they are to read); dropped afterwards, slots and all.
+ */
+export async function withDatabase<T>(services: Services, slots: string[], work: (url: string) => T) {
+  const db = await createDatabase(services.url, 'bench')
+  const createSlot = `select pg_create_logical_replication_slot($1, 'pgoutput')`
+  try {
+    await withClient(db.url, async (client) => {
+      await client.query(`create publication ${PUBLICATION}`)
+      for (const slot of slots) await client.query(createSlot, [slot])
+    })
+    return await work(db.url)
+  } finally {
+    await db.drop()
+  }
 }
 
 export async function currentLsn(client: pg.Client): Promise<bigint> {
@@ -75,62 +66,53 @@ export async function emitBacklog(url: string, count: number, bytes: number, fir
     await client.query('truncate bench_backlog_staging')
     for (let start = 0; start < count; start += 5000) {
       const numbers = Array.from({ length: Math.min(5000, count - start) }, (_, i) => start + i)
-      const contents = numbers.map((n) => envelopeContent(emitter, factInput(first + n, bytes)).content)
-      await client.query('insert into bench_backlog_staging select * from unnest($1::int[], $2::text[])', [
-        numbers,
-        contents,
-      ])
+      const contents = numbers.map((n) => envelopeContent(emitter, factInput(first + n, bytes)))
+      const insert = 'insert into bench_backlog_staging select * from unnest($1::int[], $2::text[])'
+      await client.query(insert, [numbers, contents])
     }
-    const { rows } = await client.query<{ before_last_commit: string }>(
-      `call bench_emit_backlog('${SOURCE}')`,
-    )
+    const call = `call bench_emit_backlog('${SOURCE}')`
+    const { rows } = await client.query<{ before_last_commit: string }>(call)
     await client.query('truncate bench_backlog_staging')
     return parseLsn(rows[0]?.before_last_commit ?? '0/0')
   })
 }
 
-/** A client that polls a slot's positions (prepared statements) and its walsender's PID. */
+const POSITIONS = `
+select s.confirmed_flush_lsn::text as confirmed, r.sent_lsn::text as sent, s.active_pid as pid
+  from pg_replication_slots s left join pg_stat_replication r on r.pid = s.active_pid where s.slot_name = $1`
+
+/** Polls a slot: its confirmed position, what its walsender has sent so far, and the walsender's PID. */
 export async function positionReader(url: string) {
   const client = new pg.Client({ connectionString: url })
   await client.connect()
-  const one = async (name: string, text: string, slot: string) => {
-    const { rows } = await client.query<{ lsn: string | null }>({ name, text, values: [slot] })
-    return rows[0]?.lsn ? parseLsn(rows[0].lsn) : undefined
-  }
+  const lsn = (text: string | null | undefined) => (text ? parseLsn(text) : undefined)
   return {
-    confirmed: (slot: string) =>
-      one(
-        'confirmed',
-        'select confirmed_flush_lsn::text as lsn from pg_replication_slots where slot_name = $1',
-        slot,
-      ),
-    /** What the slot's walsender has decoded and sent so far. */
-    sent: (slot: string) =>
-      one(
-        'sent',
-        `select r.sent_lsn::text as lsn from pg_stat_replication r
-           join pg_replication_slots s on s.active_pid = r.pid where s.slot_name = $1`,
-        slot,
-      ),
-    async walsenderPid(slot: string): Promise<number> {
-      const { rows } = await client.query<{ pid: number | null }>(
-        'select active_pid as pid from pg_replication_slots where slot_name = $1',
-        [slot],
-      )
-      return rows[0]?.pid ?? 0
+    async read(slot: string) {
+      type Row = Record<'confirmed' | 'sent' | 'pid', string | null>
+      const [row] = (await client.query<Row>({ name: 'positions', text: POSITIONS, values: [slot] })).rows
+      return { confirmed: lsn(row?.confirmed), sent: lsn(row?.sent), walsender: Number(row?.pid ?? 0) }
     },
     close: () => client.end(),
   }
 }
 
-/** A publication, a slot per reader (before the facts), then `warm` warm-up facts and `facts` measured ones. */
-export async function prepareBacklog(
-  url: string,
-  slots: string[],
-  size: { facts: number; warm: number; bytes: number },
-) {
-  await createSlots(url, 'bench_pub', slots)
-  const warmMark = await emitBacklog(url, size.warm, size.bytes)
-  const endMark = await emitBacklog(url, size.facts, size.bytes, size.warm)
-  return { url, publication: 'bench_pub', facts: size.facts, warm: size.warm, warmMark, endMark }
+/**
+ * `warm` warm-up facts then `facts` measured ones, committed before any reader starts. A reader's position
+ * passes `warmMark` when it finished the warm-up and `endMark` when it finished the last fact.
+ */
+export interface Backlog extends Size {
+  services: Services
+  url: string
+  warmMark: bigint
+  endMark: bigint
 }
+export type Size = { facts: number; warm: number; bytes: number }
+type Drain<T> = (backlog: Backlog) => Promise<T>
+
+/** A database of its own with a slot per reader, then the backlog, for `work` to drain. */
+export const withBacklog = <T>(services: Services, slots: string[], size: Size, work: Drain<T>) =>
+  withDatabase(services, slots, async (url) => {
+    const warmMark = await emitBacklog(url, size.warm, size.bytes)
+    const endMark = await emitBacklog(url, size.facts, size.bytes, size.warm)
+    return work({ services, url, ...size, warmMark, endMark })
+  })

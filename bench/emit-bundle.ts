@@ -1,7 +1,6 @@
 // What a Worker pays to import @factlib/emit: the built package bundled with esbuild (minified, ESM, browser
-// platform), then gzip -9 and brotli -11, for the core (createEmitter + emit) and each subpath adapter on top.
-import { execFileSync } from 'node:child_process'
-import { join } from 'node:path'
+// platform), then gzip -9 and brotli -11, for the core (createEmitter + emit) and each subpath adapter on
+// top.
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib'
 import { build, version } from 'esbuild'
 import { root } from './child.js'
@@ -33,23 +32,24 @@ export const traced = createEmitter({ source: 'orders', traceContext: otelTraceC
 async function size(contents: string) {
   const result = await build({
     stdin: { contents, resolveDir: root, loader: 'js' },
-    ...{ bundle: true, minify: true, format: 'esm', platform: 'browser', target: 'es2022', write: false },
-    external: ['@opentelemetry/api'],
-    logLevel: 'silent',
     absWorkingDir: root,
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    external: ['@opentelemetry/api'],
+    write: false,
+    logLevel: 'silent',
   })
   const code = result.outputFiles[0]!.contents
-  return {
-    minifiedBytes: code.length,
-    gzipBytes: gzipSync(code, { level: 9 }).length,
-    brotliBytes: brotliCompressSync(code, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length,
-  }
+  const gzipBytes = gzipSync(code, { level: 9 }).length
+  const brotliBytes = brotliCompressSync(code, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length
+  return { minifiedBytes: code.length, gzipBytes, brotliBytes }
 }
 
+/** The package as run.ts built it. */
 export async function measure() {
-  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-b', 'packages/emit'], {
-    cwd: root,
-  })
   const core = await size(CORE)
   const adapters: Record<string, Awaited<ReturnType<typeof size>> & { gzipDeltaBytes: number }> = {}
   for (const [name, code] of Object.entries(ADAPTERS)) {
@@ -58,5 +58,3 @@ export async function measure() {
   }
   return { esbuild: version, core, adapters }
 }
-
-export type BundleResult = Awaited<ReturnType<typeof measure>>

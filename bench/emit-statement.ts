@@ -1,7 +1,5 @@
-// What emitting N facts costs PostgreSQL and the network: server time of the one emit statement (from
-// pg_stat_statements) for N = 1, 10, 100 and 1,000, and the round trips node-postgres makes for one emit
-// (ReadyForQuery messages). Its own PostgreSQL (pg_stat_statements preloaded, fsync off as in the tests: the
-// emit statement never waits for a flush; COMMIT does), so it measures nothing else's load.
+// What emitting N facts costs PostgreSQL and the network (bench/README.md, "Emitter"): server time from
+// pg_stat_statements on a PostgreSQL of its own, and the round trips (ReadyForQuery messages) of one emit.
 import pg from 'pg'
 import { createEmitter, type FactInput } from '../packages/emit/src/index.js'
 import { startPostgres } from '../test/harness/postgres.js'
@@ -22,10 +20,8 @@ export async function measure() {
     await client.query('create extension if not exists pg_stat_statements')
     const { rows: version } = await client.query<{ v: string }>('select version() as v')
     let readyForQuery = 0
-    const connection = (
-      client as unknown as { connection: { on(event: string, listener: () => void): void } }
-    ).connection
-    connection.on('readyForQuery', () => readyForQuery++)
+    type Connection = { connection: { on(event: string, listener: () => void): void } }
+    ;(client as unknown as Connection).connection.on('readyForQuery', () => readyForQuery++)
     const facts = createEmitter({ source: 'bench' })
     const rows = []
     for (const n of [1, 10, 100, 1000]) {
@@ -50,6 +46,7 @@ export async function measure() {
       )
       if (stats.length !== 1 || Number(stats[0]!.calls) !== calls)
         throw new Error(`expected one statement with ${calls} calls, got ${JSON.stringify(stats)}`)
+      // In the order of the report's columns.
       rows.push({
         facts: n,
         serverMsPerStatement: stats[0]!.mean,
@@ -66,5 +63,3 @@ export async function measure() {
     await server.destroy()
   }
 }
-
-export type StatementResult = Awaited<ReturnType<typeof measure>>

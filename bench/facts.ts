@@ -2,7 +2,7 @@ import { createEmitter, type Emitter, type Fact, type FactInput } from '@factlib
 import { encodeHeader } from '@factlib/emit/envelope'
 import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs'
 
-/** The source every benchmark emits under; with aggregate type `order` its facts go to topic `bench.order`. */
+/** The source every benchmark emits under; with aggregate type `order` its facts go to `bench.order`. */
 export const SOURCE = 'bench'
 export const TOPIC = `${SOURCE}.order`
 /** Facts spread over this many aggregates (Kafka keys), so every partition gets its share. */
@@ -22,41 +22,9 @@ export function factInput(n: number, bytes: number): FactInput {
 }
 
 /** The WAL message content `emit` would write for a fact (envelope v1, the text form). */
-export function envelopeContent(emitter: Emitter, input: FactInput): { fact: Fact; content: string } {
+export function envelopeContent(emitter: Emitter, input: FactInput): string {
   const fact = emitter.prepare(input).facts[0] as Fact
-  return { fact, content: `${encodeHeader(fact)}\n${JSON.stringify(fact.data)}` }
-}
-
-/** A Kafka record shaped exactly as the relay makes it from a fact (CloudEvents binary mode headers). */
-export interface BenchRecord {
-  key: string
-  value: Buffer
-  headers: Record<string, string>
-}
-
-export function kafkaRecord(fact: Fact, lsn = '0/1A2B3C4D'): BenchRecord {
-  return {
-    key: fact.aggregateId,
-    value: Buffer.from(JSON.stringify(fact.data)),
-    headers: {
-      ce_specversion: '1.0',
-      ce_id: fact.id,
-      ce_source: fact.source,
-      ce_type: fact.type,
-      ce_time: fact.time,
-      ce_aggregatetype: fact.aggregateType,
-      ce_aggregateid: fact.aggregateId,
-      'content-type': fact.contentType,
-      'factlib-lsn': lsn,
-    },
-  }
-}
-
-/** Bytes a record holds, counted as the relay counts them when it sizes requests. */
-export function recordBytes(record: BenchRecord, topic: string): number {
-  let size = record.value.byteLength + record.key.length + topic.length
-  for (const [name, value] of Object.entries(record.headers)) size += name.length + value.length
-  return size
+  return `${encodeHeader(fact)}\n${JSON.stringify(fact.data)}`
 }
 
 /**

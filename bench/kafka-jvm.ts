@@ -1,29 +1,28 @@
 // Why the benchmarks override the harness's JVM options for the broker: kafkajs producing the relay's
 // records against a broker started with the harness's fast-start options and one with Kafka's own defaults
-// (what bench/services.ts uses), alternating.
+// (what bench/services.ts uses), alternating. Not part of --quick: it starts a second broker.
 import { startKafka } from '../test/harness/kafka.js'
 import { type DrainRun, produce } from './drain.js'
-import { type BenchContext, ensureTopics, findKafkaPid, KAFKA_PROPERTIES } from './services.js'
+import { type BenchContext, ensureTopics, findKafkaPid, KAFKA_PROPERTIES, log } from './services.js'
 import { format, rotate } from './stats.js'
 
-export async function measure({ services, quick, log }: BenchContext) {
-  const settings = quick
-    ? { repeats: 1, records: 5_000, warm: 2_000 }
-    : { repeats: 3, records: 30_000, warm: 10_000 }
+export async function measure({ services, quick }: BenchContext) {
+  if (quick) return undefined
+  const settings = { repeats: 3, records: 30_000, warm: 10_000 }
   const fast = await startKafka({ properties: KAFKA_PROPERTIES, timeoutMs: 120_000 })
   try {
     const brokers = {
-      'fast start (harness)': { brokers: fast.brokers, pid: () => findKafkaPid(fast.dir) },
-      'Kafka defaults (benchmarks)': { brokers: services.kafka.brokers, pid: () => services.kafkaPid },
+      'fast start (harness)': { brokers: fast.brokers, pid: findKafkaPid(fast.dir) },
+      'Kafka defaults (benchmarks)': { brokers: services.kafka.brokers, pid: services.kafkaPid },
     }
-    for (const { brokers: list } of Object.values(brokers)) await ensureTopics(list, ['bench.jvm'])
+    for (const broker of Object.values(brokers)) await ensureTopics(broker.brokers, ['bench.jvm'])
     const runs: DrainRun[] = []
+    const size = { facts: settings.records, warm: settings.warm, bytes: 1024 }
     for (let rep = 0; rep < settings.repeats; rep++)
       for (const arm of rotate(Object.keys(brokers) as Array<keyof typeof brokers>, rep)) {
-        const size = { facts: settings.records, warm: settings.warm, bytes: 1024 }
-        const run = await produce('kafkajs', rep, brokers[arm].brokers, 'bench.jvm', size, brokers[arm].pid())
+        const run = await produce('kafkajs', brokers[arm], 'bench.jvm', size)
         if ('unavailable' in run) throw new Error(run.unavailable)
-        runs.push({ ...run, arm })
+        runs.push({ arm, rep, ...run })
         log(`kafka-jvm ${arm} rep ${rep + 1}/${settings.repeats}: ${format(run.steadyRate)} records/s`)
       }
     return { ...settings, runs }
@@ -31,5 +30,3 @@ export async function measure({ services, quick, log }: BenchContext) {
     await fast.destroy()
   }
 }
-
-export type JvmResult = Awaited<ReturnType<typeof measure>>

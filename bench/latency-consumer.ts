@@ -1,19 +1,14 @@
 // Reads a topic from the beginning and notes when each record arrived (by its `factlib-lsn`: the commit
-// LSN of its transaction). Prints `ready` once it has joined its group; on a `dump <file>` line on stdin it
-// writes `<commit lsn> <arrival ms>` lines for what arrived since the previous dump and prints
-// `dumped <count>`.
+// LSN of its transaction). Prints `ready` once it has joined its group; on a `dump` line on stdin it prints
+// `<commit lsn> <arrival ms>` lines for what arrived since the previous dump, then `dumped <count>`.
+// Arrivals are wall-clock milliseconds with sub-millisecond precision, comparable across processes. Its group
+// is its own, so it is simply killed when done.
 //
 //   npx tsx bench/latency-consumer.ts <brokers> <topic>
-import { writeFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { Kafka, logLevel } from 'kafkajs'
-import { now } from './load.js'
 
-const [brokers, topic] = process.argv.slice(2)
-if (!brokers || !topic) {
-  process.stderr.write('usage: latency-consumer.ts <brokers> <topic>\n')
-  process.exit(2)
-}
+const [brokers = '', topic = ''] = process.argv.slice(2)
 let arrived: string[] = []
 const kafka = new Kafka({
   clientId: 'factlib-bench-consumer',
@@ -31,7 +26,7 @@ await consumer.connect()
 await consumer.subscribe({ topic, fromBeginning: true })
 await consumer.run({
   eachBatch: async ({ batch }) => {
-    const at = now()
+    const at = performance.timeOrigin + performance.now()
     for (const message of batch.messages) {
       const lsn = message.headers?.['factlib-lsn']
       if (lsn !== undefined) arrived.push(`${lsn.toString()} ${at}`)
@@ -39,11 +34,7 @@ await consumer.run({
   },
 })
 createInterface({ input: process.stdin }).on('line', (line) => {
-  const [command, file] = line.split(' ')
-  if (command === 'dump' && file) {
-    const lines = arrived
-    arrived = []
-    writeFileSync(file, lines.length ? `${lines.join('\n')}\n` : '')
-    process.stdout.write(`dumped ${lines.length}\n`)
-  } else if (command === 'exit') void consumer.disconnect().then(() => process.exit(0))
+  if (line !== 'dump') return
+  process.stdout.write(`${arrived.map((arrival) => `${arrival}\n`).join('')}dumped ${arrived.length}\n`)
+  arrived = []
 })

@@ -1,3 +1,4 @@
+// CPU and memory of processes and of the machine, read from /proc (Linux).
 import { readdirSync, readFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 
@@ -34,7 +35,7 @@ export function memory(pid: number): { rss: number; peak: number } {
 }
 
 /** CPU seconds used by `root` and every process under it, including children already reaped. */
-export function treeCpuSeconds(root = process.pid): number {
+function treeCpuSeconds(root = process.pid): number {
   const stats = readdirSync('/proc')
     .filter((entry) => /^\d+$/.test(entry))
     .map((entry) => ({ pid: Number(entry), ...stat(Number(entry)) }))
@@ -46,43 +47,41 @@ export function treeCpuSeconds(root = process.pid): number {
 
 /** Busy and stolen CPU seconds of the whole machine since boot (all cores together). */
 function machineCpu(): { busy: number; steal: number } {
-  const [user, nice, system, , , irq, softirq, steal] = (read('/proc/stat').split('\n')[0] ?? '')
+  const line = read('/proc/stat').split('\n')[0] ?? ''
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = line
     .split(/\s+/)
     .slice(1)
     .map((ticks) => Number(ticks) / TICKS)
-  return {
-    busy: [user, nice, system, irq, softirq].reduce<number>((sum, v) => sum + (v ?? 0), 0),
-    steal: steal ?? 0,
-  }
-}
-
-/** CPU used during a window, in cores (1 = one core busy for the whole window). */
-export interface CpuUsage {
-  seconds: number
-  /** Each named process. */
-  processes: Record<string, number>
-  /** Every process of this benchmark run (this process and everything it started). */
-  ours: number
-  /** Busy CPU of processes outside this run: other work on the machine. */
-  foreign: number
-  /** Time the hypervisor gave our virtual CPUs to someone else. */
-  steal: number
-  cores: number
+  return { busy: user + nice + system + irq + softirq, steal }
 }
 
 /**
- * Measures CPU over a window: named processes (a process that ends inside the window keeps what it used
- * when last sampled) and, to tell whether the machine was quiet, everything not ours.
+ * CPU used during a window, in cores (1 = one core busy for the whole window): each named process, every
+ * process of this run (this one and all it started), busy processes outside it (other work on the
+ * machine), and what the hypervisor gave someone else (steal).
+ */
+export type CpuUsage = { seconds: number; processes: Record<string, number> } & Record<Usage, number>
+type Usage = 'ours' | 'foreign' | 'steal' | 'cores'
+
+/** Every window measured in this process so far: was the machine quiet while they ran? */
+export const measuredWindows: CpuUsage[] = []
+
+/**
+ * Measures CPU over a window: named processes, or process trees given as `{ tree: pid }` (one that ends
+ * inside the window keeps what it used when last sampled: every `sampleMs`, or at each `sample()`) and, to
+ * tell whether the machine was quiet, everything not ours.
  */
 export class CpuWindow {
   readonly #start = { at: performance.now(), machine: machineCpu(), ours: treeCpuSeconds() }
   readonly #named = new Map<string, { read: () => number; start: number; last: number }>()
+  readonly #timer
 
-  constructor(processes: Record<string, number> = {}, trees: Record<string, number> = {}) {
-    const track = (name: string, read: () => number) =>
-      this.#named.set(name, { read, start: read(), last: read() })
-    for (const [name, pid] of Object.entries(processes)) if (pid > 0) track(name, () => cpuSeconds(pid))
-    for (const [name, pid] of Object.entries(trees)) if (pid > 0) track(name, () => treeCpuSeconds(pid))
+  constructor(processes: Record<string, number | { tree: number }>, sampleMs?: number) {
+    for (const [name, pid] of Object.entries(processes)) {
+      const read = typeof pid === 'number' ? () => cpuSeconds(pid) : () => treeCpuSeconds(pid.tree)
+      if (typeof pid !== 'number' || pid > 0) this.#named.set(name, { read, start: read(), last: read() })
+    }
+    this.#timer = sampleMs ? setInterval(() => this.sample(), sampleMs).unref() : undefined
   }
 
   sample(): void {
@@ -95,6 +94,7 @@ export class CpuWindow {
   }
 
   stop(): CpuUsage {
+    clearInterval(this.#timer)
     this.sample()
     const seconds = (performance.now() - this.#start.at) / 1000
     const [machine, ours] = [machineCpu(), treeCpuSeconds() - this.#start.ours]
@@ -103,6 +103,8 @@ export class CpuWindow {
     )
     const foreign = Math.max(0, machine.busy - this.#start.machine.busy - ours) / seconds
     const steal = (machine.steal - this.#start.machine.steal) / seconds
-    return { seconds, processes, ours: ours / seconds, foreign, steal, cores: cpus().length }
+    const usage = { seconds, processes, ours: ours / seconds, foreign, steal, cores: cpus().length }
+    measuredWindows.push(usage)
+    return usage
   }
 }

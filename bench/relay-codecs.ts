@@ -2,54 +2,44 @@
 // own topic: what the broker stores per fact (its partitions' log segments) and the relay's CPU per fact.
 // A codec the relay refuses at start (or a relay without the setting) is skipped with the reason.
 import { CONFIG_VARIABLES } from '@factlib/relay'
-import { createDatabase, prepareBacklog } from './db.js'
+import { withBacklog } from './db.js'
 import { type DrainRun, drain } from './drain.js'
-import { type BenchContext, sleep } from './services.js'
+import { type BenchContext, log, sleep } from './services.js'
 import { format, rotate } from './stats.js'
 
 const CODECS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const
 
-export async function measure({ services, quick, log, arms }: BenchContext) {
+export async function measure({ services, quick, arms }: BenchContext) {
   const repeats = quick ? 1 : 3
-  const size = quick
-    ? { bytes: 1024, facts: 4_000, warm: 1_000 }
-    : { bytes: 1024, facts: 40_000, warm: 10_000 }
+  const size = { bytes: 1024, facts: quick ? 4_000 : 40_000, warm: quick ? 1_000 : 10_000 }
   const unavailable: Record<string, string> = {}
   if (!('KAFKA_COMPRESSION' in CONFIG_VARIABLES))
     for (const codec of CODECS.slice(1))
       unavailable[codec] = 'this relay has no KAFKA_COMPRESSION setting yet'
   const runs: Array<DrainRun & { brokerBytesPerFact: number }> = []
-  const db = await createDatabase(services.url, 'bench_codec')
-  try {
-    const slots = Array.from({ length: repeats }, (_, rep) => CODECS.map((codec) => `codec_${codec}_${rep}`))
-    const backlog = { ...(await prepareBacklog(db.url, slots.flat(), size)), kafkaPid: services.kafkaPid }
+  const slot = (codec: string, rep: number) => `codec_${codec}_${rep}`
+  const slots = CODECS.flatMap((codec) => Array.from({ length: repeats }, (_, rep) => slot(codec, rep)))
+  await withBacklog(services, slots, size, async (backlog) => {
     for (let rep = 0; rep < repeats; rep++)
       for (const codec of rotate(CODECS, rep)) {
         if (unavailable[codec] || (arms && !arms.includes(codec))) continue
         await sleep(500)
         const topic = `codec-${codec}-${rep}`
         const env = {
-          KAFKA_BROKERS: services.kafka.brokers.join(','),
           FACTLIB_TOPIC: `${topic}.{source}.{aggregateType}`,
+          ...(codec === 'none' ? {} : { KAFKA_COMPRESSION: codec }),
         }
-        if (codec !== 'none') Object.assign(env, { KAFKA_COMPRESSION: codec })
         try {
-          const run = await drain(codec, rep, backlog, `codec_${codec}_${rep}`, { reader: 'relay', env })
+          const run = await drain(backlog, slot(codec, rep), 'relay', { env })
           const brokerBytesPerFact = services.topicBytes(`${topic}.bench.order`) / (size.warm + size.facts)
-          runs.push({ ...run, brokerBytesPerFact })
-          log(
-            `relay-codecs ${codec} rep ${rep + 1}: ${format(run.rate)} facts/s, ${format(brokerBytesPerFact)} B/fact`,
-          )
+          runs.push({ arm: codec, rep, ...run, brokerBytesPerFact })
+          log(`relay-codecs ${codec} rep ${rep + 1}: ${format(brokerBytesPerFact)} B/fact`)
         } catch (error) {
           unavailable[codec] =
             `the relay did not run with it: ${error instanceof Error ? error.message : error}`
           log(`relay-codecs ${codec}: skipped, ${unavailable[codec]}`)
         }
       }
-  } finally {
-    await db.drop()
-  }
+  })
   return { repeats, ...size, runs, unavailable }
 }
-
-export type CodecsResult = Awaited<ReturnType<typeof measure>>

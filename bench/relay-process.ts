@@ -1,35 +1,36 @@
 import { join, resolve } from 'node:path'
-import { launchRelay, type RelayProcess, relayCli } from '../test/harness/relay-process.js'
+import { launchRelay, relayCli } from '../test/harness/relay-process.js'
 import { root } from './child.js'
+import { PUBLICATION, withDatabase } from './db.js'
+import type { Services } from './services.js'
 import { histogramQuantile } from './stats.js'
 
 /** The relay build under test; FACTLIB_BENCH_RELAY_DIST points at another one (a branch, an experiment). */
 const dist = process.env.FACTLIB_BENCH_RELAY_DIST
 export const RELAY_CLI = dist ? join(resolve(dist), 'cli/main.js') : relayCli
 
-/** A relay streaming its slot, and its /metrics. */
-export interface StreamingRelay extends RelayProcess {
-  metrics(): Promise<RelayMetricsSnapshot>
-}
+type Relay = { url: string; slot: string; env?: Record<string, string>; nodeFlags?: string[]; noop?: boolean }
 
 /**
- * Start `factlib relay` through the tests' launcher (or, with `noop`, bench/noop-relay.ts: the same relay
- * with a sink that does nothing); resolves once it streams its slot. A relay that ends first (a setting it
- * refuses) rejects with the relay's own last words.
+ * Start `factlib relay` on `slot` (made beforehand, with the publication) of the database at `url` through
+ * the tests' launcher; with `noop`, bench/noop-relay.ts: the same relay with a sink that does nothing.
+ * Resolves once it streams; a relay that ends first (a setting it refuses) rejects with its last words.
  */
-export async function startStreamingRelay(
-  env: Record<string, string>,
-  options: { nodeFlags?: string[]; noop?: boolean } = {},
-): Promise<StreamingRelay> {
-  const relay = launchRelay(
-    { FACTLIB_LOG_LEVEL: 'info', ...(options.noop ? { FACTLIB_SINK: 'stdout' } : {}), ...env },
-    options.noop
-      ? {
-          cli: join(root, 'bench/noop-relay.ts'),
-          nodeFlags: ['--import', 'tsx', ...(options.nodeFlags ?? [])],
-        }
-      : { cli: RELAY_CLI, nodeFlags: options.nodeFlags ?? [] },
-  )
+export async function startStreamingRelay(services: Services, { url, slot, ...options }: Relay) {
+  const env = {
+    DATABASE_URL: url,
+    FACTLIB_SLOT: slot,
+    FACTLIB_PUBLICATION: PUBLICATION,
+    FACTLIB_CREATE_SLOT: 'false',
+    KAFKA_BROKERS: services.kafka.brokers.join(','),
+    FACTLIB_LOG_LEVEL: 'info',
+    ...(options.noop ? { FACTLIB_SINK: 'stdout' } : {}),
+    ...options.env,
+  }
+  const [cli, flags] = options.noop
+    ? [join(root, 'bench/noop-relay.ts'), ['--import', 'tsx']]
+    : [RELAY_CLI, []]
+  const relay = launchRelay(env, { cli, nodeFlags: [...flags, ...(options.nodeFlags ?? [])] })
   try {
     await relay.waitForLog('streaming', 60_000)
   } catch {
@@ -42,24 +43,14 @@ export async function startStreamingRelay(
   return { ...relay, metrics: async () => parseRelayMetrics((await relay.get('/metrics')).body) }
 }
 
-export interface RelayMetricsSnapshot {
-  relayed: number
-  inflightBytes: number
-  /** The relay's V8 heap (reserved) and its Buffers outside the heap, bytes. */
-  heapTotalBytes: number
-  externalBytes: number
-  /** Cumulative commit→ack histogram, seconds. */
-  latency: Array<{ le: number; count: number }>
-}
-
-export function parseRelayMetrics(text: string): RelayMetricsSnapshot {
-  const snapshot: RelayMetricsSnapshot = {
-    relayed: 0,
-    inflightBytes: 0,
-    heapTotalBytes: 0,
-    externalBytes: 0,
-    latency: [],
-  }
+/**
+ * What the relay's /metrics says: facts relayed, bytes in flight, its V8 heap (reserved) and its Buffers
+ * outside the heap, and the cumulative commit → ack histogram (seconds).
+ */
+function parseRelayMetrics(text: string) {
+  let relayed = 0
+  const memory = { inflightBytes: 0, heapTotalBytes: 0, externalBytes: 0 }
+  const latency: Array<{ le: number; count: number }> = []
   const gauges = {
     factlib_inflight_bytes: 'inflightBytes',
     nodejs_heap_size_total_bytes: 'heapTotalBytes',
@@ -67,21 +58,34 @@ export function parseRelayMetrics(text: string): RelayMetricsSnapshot {
   } as const
   for (const line of text.split('\n')) {
     const [name = '', value = ''] = line.split(' ')
-    if (name.startsWith('factlib_facts_relayed_total{')) snapshot.relayed += Number(value)
-    if (name in gauges) snapshot[gauges[name as keyof typeof gauges]] = Number(value)
+    if (name.startsWith('factlib_facts_relayed_total{')) relayed += Number(value)
+    if (name in gauges) memory[gauges[name as keyof typeof gauges]] = Number(value)
     const bucket = /^factlib_e2e_latency_seconds_bucket\{le="([^"]+)"\}$/.exec(name)
     if (bucket)
-      snapshot.latency.push({ le: bucket[1] === '+Inf' ? Infinity : Number(bucket[1]), count: Number(value) })
+      latency.push({ le: bucket[1] === '+Inf' ? Infinity : Number(bucket[1]), count: Number(value) })
   }
-  return snapshot
+  return { relayed, memory, latency }
 }
+type RelayMetricsSnapshot = ReturnType<typeof parseRelayMetrics>
 
 /** Commit → ack quantiles in milliseconds of what the histogram gained between two snapshots. */
 export function latencyBetween(before: RelayMetricsSnapshot, after: RelayMetricsSnapshot) {
-  const buckets = after.latency.map((bucket, i) => ({
-    le: bucket.le,
-    count: bucket.count - (before.latency[i]?.count ?? 0),
+  const buckets = after.latency.map(({ le, count }, i) => ({
+    le,
+    count: count - (before.latency[i]?.count ?? 0),
   }))
   const ms = (q: number) => histogramQuantile(buckets, q) * 1000
-  return { count: buckets.at(-1)?.count ?? 0, p50: ms(0.5), p90: ms(0.9), p99: ms(0.99) }
+  return { p50: ms(0.5), p99: ms(0.99) }
 }
+
+/** A database of its own with a slot `relay` that a relay with `env` streams, for `work`. */
+export const withRelay = <T>(services: Services, env: Record<string, string>, work: Work<T>) =>
+  withDatabase(services, ['relay'], async (url) => {
+    const relay = await startStreamingRelay(services, { url, slot: 'relay', env })
+    try {
+      return await work(relay, url)
+    } finally {
+      await relay.stop()
+    }
+  })
+type Work<T> = (relay: Awaited<ReturnType<typeof startStreamingRelay>>, url: string) => Promise<T>

@@ -1,10 +1,10 @@
 // Where the relay's time goes at full speed: one drain of a 1 KB backlog with the relay under
 // `node --cpu-prof`, samples cut to the measured part, self time summed by package and by function.
-// `(idle)` is time the relay's thread waited. Profiling slows the relay: its rate here is no throughput figure.
+// `(idle)` is time the relay's thread waited. Profiling slows the relay: its rate is no throughput figure.
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createDatabase, prepareBacklog } from './db.js'
+import { withBacklog } from './db.js'
 import { drain } from './drain.js'
 import { TOPIC } from './facts.js'
 import { type BenchContext, ensureTopics } from './services.js'
@@ -18,17 +18,14 @@ interface CpuProfile {
 }
 
 export async function measure({ services, quick }: BenchContext) {
-  const settings = quick
-    ? { facts: 5_000, warm: 2_000, bytes: 1024 }
-    : { facts: 60_000, warm: 10_000, bytes: 1024 }
+  const settings = { facts: quick ? 5_000 : 60_000, warm: quick ? 2_000 : 10_000, bytes: 1024 }
   await ensureTopics(services.kafka.brokers, [TOPIC])
-  const db = await createDatabase(services.url, 'bench_prof')
   const directory = await mkdtemp(join(tmpdir(), 'factlib-relay-profile-'))
   try {
-    const backlog = { ...(await prepareBacklog(db.url, ['relay'], settings)), kafkaPid: services.kafkaPid }
-    const env = { KAFKA_BROKERS: services.kafka.brokers.join(',') }
     const nodeFlags = ['--cpu-prof', `--cpu-prof-dir=${directory}`]
-    const run = await drain('relay', 0, backlog, 'relay', { env, nodeFlags })
+    const run = await withBacklog(services, ['relay'], settings, (backlog) =>
+      drain(backlog, 'relay', 'relay', { nodeFlags }),
+    )
     const file = (await readdir(directory)).find((name) => name.endsWith('.cpuprofile'))
     if (!file) throw new Error('the relay wrote no CPU profile')
     const profile = JSON.parse(await readFile(join(directory, file), 'utf8')) as CpuProfile
@@ -57,21 +54,13 @@ export async function measure({ services, quick }: BenchContext) {
         .sort((a, b) => b[1] - a[1])
         .slice(0, limit)
         .map(([name, micros]) => ({ name, ms: micros / 1000, share: total ? micros / total : 0 }))
-    return {
-      ...settings,
-      factsPerSecond: run.steadyRate,
-      relayCores: run.cpu.processes.reader ?? Number.NaN,
-      windowMs: total / 1000,
-      byPackage: top(byPackage, 12),
-      topFunctions: top(byFunction, 20),
-    }
+    const [factsPerSecond, relayCores] = [run.steadyRate, run.cpu.processes.reader ?? Number.NaN]
+    const [windowMs, packages, functions] = [total / 1000, top(byPackage, 12), top(byFunction, 20)]
+    return { ...settings, factsPerSecond, relayCores, windowMs, byPackage: packages, topFunctions: functions }
   } finally {
     await rm(directory, { recursive: true, force: true })
-    await db.drop()
   }
 }
-
-export type ProfileResult = Awaited<ReturnType<typeof measure>>
 
 function packageOf(url: string, functionName: string): string {
   if (!url) return functionName.startsWith('(') ? functionName : '(native)'

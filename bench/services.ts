@@ -1,23 +1,24 @@
-import { spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { Kafka, logLevel } from 'kafkajs'
+import type pg from 'pg'
 import { startKafka } from '../test/harness/kafka.js'
 import { startPostgres, withClient } from '../test/harness/postgres.js'
 
-/** PostgreSQL as a production server runs it: every commit flushed (the tests turn fsync off), no checkpoint mid-run. */
-export const POSTGRES_SETTINGS: Record<string, string | number> = {
-  ...{
-    fsync: 'on',
-    synchronous_commit: 'on',
-    full_page_writes: 'on',
-    wal_level: 'logical',
-    wal_compression: 'off',
-  },
-  ...{ shared_buffers: '512MB', max_wal_size: '8GB', checkpoint_timeout: '30min', max_connections: 200 },
+/** PostgreSQL as in production: every commit flushed (the tests turn fsync off), no checkpoint mid-run. */
+const POSTGRES_SETTINGS: Record<string, string | number> = {
+  fsync: 'on',
+  synchronous_commit: 'on',
+  full_page_writes: 'on',
+  wal_level: 'logical',
+  wal_compression: 'off',
+  shared_buffers: '512MB',
+  max_wal_size: '8GB',
+  checkpoint_timeout: '30min',
+  max_connections: 200,
 }
 /** Kafka's own start-script JVM defaults; the harness's fast-start C1-only options run the broker slower. */
-export const KAFKA_JVM_OPTIONS = [
+const KAFKA_JVM_OPTIONS = [
   ...['-Xms1g', '-Xmx1g', '-XX:-UseSerialGC', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20'],
   ...['-XX:InitiatingHeapOccupancyPercent=35', '-XX:+ExplicitGCInvokesConcurrent', '-XX:TieredStopAtLevel=4'],
 ]
@@ -33,42 +34,33 @@ export interface BenchContext {
   services: Services
   /** A smoke check: small sizes, one repeat; the figures mean little. */
   quick: boolean
-  log: (line: string) => void
   /** Only these arms of the benchmarks that have arms (`--arms`). */
   arms?: string[]
 }
 
 /** Start PostgreSQL (durable settings) and Kafka (Kafka's own JVM defaults) for benchmarks. */
-export async function startServices(log: (line: string) => void) {
+export async function startServices() {
   const postgres = await startPostgres({ settings: POSTGRES_SETTINGS })
-  const kafka = await startKafka({
-    jvmOptions: KAFKA_JVM_OPTIONS,
-    properties: KAFKA_PROPERTIES,
-    timeoutMs: 120_000,
-  }).catch(async (error: unknown) => {
+  const options = { jvmOptions: KAFKA_JVM_OPTIONS, properties: KAFKA_PROPERTIES, timeoutMs: 120_000 }
+  const kafka = await startKafka(options).catch(async (error: unknown) => {
     await postgres.destroy()
     throw error
   })
-  const version = await withClient(postgres.url, (client) =>
-    client.query<{ server_version: string }>('show server_version'),
-  )
-  const postgresVersion = version.rows[0]?.server_version ?? 'unknown'
-  log(
-    `PostgreSQL ${postgresVersion} at ${postgres.url}, Kafka ${kafka.version} at ${kafka.brokers.join(',')}`,
-  )
+  const show = (client: pg.Client) => client.query<{ server_version: string }>('show server_version')
+  const postgresVersion = (await withClient(postgres.url, show)).rows[0]?.server_version ?? 'unknown'
+  log(`PostgreSQL ${postgresVersion}, Kafka ${kafka.version} at ${kafka.brokers.join(',')}`)
   const data = join(kafka.dir, 'data')
   return {
     kafka,
     url: postgres.url,
     postgresVersion,
+    settings: { postgres: POSTGRES_SETTINGS, kafkaJvm: KAFKA_JVM_OPTIONS, kafka: KAFKA_PROPERTIES },
     /** The broker's JVM (looked up each time: the memory benchmark restarts it). */
     get kafkaPid() {
       return findKafkaPid(kafka.dir)
     },
     /** The postmaster: every PostgreSQL process is under it. */
-    get postmasterPid() {
-      return Number(readFileSync(join(postgres.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0])
-    },
+    postmasterPid: Number(readFileSync(join(postgres.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]),
     /** Bytes the broker stores for a topic: the sizes of its partitions' log segments. */
     topicBytes: (topic: string) =>
       readdirSync(data)
@@ -109,8 +101,6 @@ export async function ensureTopics(brokers: string[], topics: string[]): Promise
   }
 }
 
-/** `java -version`'s first line (it writes to stderr), for the machine stamp. */
-export const javaVersion = () =>
-  spawnSync('java', ['-version'], { encoding: 'utf8' }).stderr?.split('\n')[0]?.trim()
-
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+/** Progress on stderr; the results go to files. */
+export const log = (line: string) => process.stderr.write(`[bench] ${line}\n`)

@@ -1,17 +1,12 @@
-/** A figure measured several times: the median and the range of the repeats. */
-export interface Summary {
-  median: number
-  min: number
-  max: number
-  n: number
-  /** (max − min) / median, in percent. */
-  spreadPct: number
-}
+/** A figure measured several times: the median and the range of the repeats, their spread in percent. */
+export type Summary = ReturnType<typeof summarize>
 
-export function summarize(values: number[]): Summary {
+export function summarize(values: number[]) {
   const sorted = values.filter(Number.isFinite).sort((a, b) => a - b)
-  const median = quantile(sorted, 0.5)
-  const [min, max] = [sorted[0] ?? Number.NaN, sorted.at(-1) ?? Number.NaN]
+  const [min = Number.NaN, max = Number.NaN] = [sorted[0], sorted.at(-1)]
+  // The median of an even count is the mean of the middle two.
+  const middle = [sorted[Math.floor((sorted.length - 1) / 2)], sorted[Math.ceil((sorted.length - 1) / 2)]]
+  const median = ((middle[0] ?? Number.NaN) + (middle[1] ?? Number.NaN)) / 2
   return {
     median,
     min,
@@ -22,10 +17,7 @@ export function summarize(values: number[]): Summary {
 }
 
 /** Runs of arms that alternated within repeats. */
-export interface ArmRun {
-  arm: string
-  rep: number
-}
+type ArmRun = { arm: string; rep: number }
 
 /** One arm's figure over its repeats. */
 export const summarizeArm = <T extends ArmRun>(runs: T[], arm: string, pick: (run: T) => number): Summary =>
@@ -33,25 +25,16 @@ export const summarizeArm = <T extends ArmRun>(runs: T[], arm: string, pick: (ru
 
 /** `a ÷ b` of a figure, paired within each repeat (arms of one repeat ran back to back). */
 export function pairedRatio<T extends ArmRun>(runs: T[], a: string, b: string, pick: (run: T) => number) {
-  const reps = [...new Set(runs.map((run) => run.rep))]
   const of = (arm: string, rep: number) => {
     const run = runs.find((candidate) => candidate.arm === arm && candidate.rep === rep)
     return run ? pick(run) : Number.NaN
   }
-  return summarize(reps.map((rep) => of(a, rep) / of(b, rep)))
+  return summarize([...new Set(runs.map((run) => run.rep))].map((rep) => of(a, rep) / of(b, rep)))
 }
 
 /** The arms in the order of a repeat: each repeat starts with another one, so none always runs first. */
 export const rotate = <T>(items: readonly T[], by: number): T[] =>
   items.map((_, i) => items[(i + by) % items.length] as T)
-
-/** Linear interpolation between closest ranks (the median of an even count is the mean of the middle two). */
-export function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN
-  const position = (sorted.length - 1) * q
-  const [a, b] = [sorted[Math.floor(position)] as number, sorted[Math.ceil(position)] as number]
-  return a + (b - a) * (position - Math.floor(position))
-}
 
 /** Latency percentiles of raw samples (nearest rank: p99 is a latency that really happened). */
 export function percentiles(samples: readonly number[]) {
@@ -66,17 +49,12 @@ export function percentiles(samples: readonly number[]) {
  */
 export function histogramQuantile(buckets: ReadonlyArray<{ le: number; count: number }>, q: number): number {
   const target = q * (buckets.at(-1)?.count ?? 0)
-  if (target === 0) return Number.NaN
-  let previous = { le: 0, count: 0 }
-  for (const bucket of buckets) {
-    if (bucket.count >= target) {
-      if (!Number.isFinite(bucket.le)) return previous.le
-      const inBucket = bucket.count - previous.count
-      return previous.le + (bucket.le - previous.le) * (inBucket ? (target - previous.count) / inBucket : 0)
-    }
-    previous = bucket
-  }
-  return previous.le
+  const i = buckets.findIndex((bucket) => bucket.count >= target)
+  const [previous, bucket] = [buckets[i - 1] ?? { le: 0, count: 0 }, buckets[i]]
+  if (target === 0 || !bucket) return Number.NaN
+  if (!Number.isFinite(bucket.le)) return previous.le
+  const inBucket = bucket.count - previous.count
+  return previous.le + (bucket.le - previous.le) * (inBucket ? (target - previous.count) / inBucket : 0)
 }
 
 /** `12345.6` → `12,346`; small numbers keep `digits` significant digits. */
