@@ -2,7 +2,7 @@ import { FactlibError } from '@factlib/emit'
 import pg from 'pg'
 import { redactUrl } from '../config/config.js'
 import { errorFields, errorMessage } from '../util/error-fields.js'
-import { fixFor, type ProviderFix } from './provider-fixes.js'
+import { fixFor, type ProviderFix, poolerOf } from './provider-fixes.js'
 
 /** Where the database runs, as far as the fix for a failed check differs. */
 export type Provider = 'postgres' | 'rds' | 'aurora' | 'neon' | 'supabase' | 'cloudsql'
@@ -40,11 +40,109 @@ export interface CheckResult {
   fixes?: ProviderFix[]
 }
 
+/** Neon removes logical replication slots that stay inactive for about this long (Neon's documentation). */
+export const NEON_SLOT_REMOVAL_HOURS = 40
+/** Neon suspends an idle compute after this many minutes unless configured otherwise. */
+export const NEON_SUSPEND_MINUTES = 5
+
+/** What the host checks know beyond the URL. */
+export interface HostCheckOptions {
+  /**
+   * Minutes between scheduled drains (`factlib relay --drain`, FACTLIB_SCHEDULE_MINUTES); 0 says the relay
+   * is always on by choice; unset when not told.
+   */
+  scheduleMinutes?: number | undefined
+}
+
 /**
- * Check what the relay needs from the database: PostgreSQL ≥ 14, `wal_level = logical`, a UTF8 database,
- * the REPLICATION privilege (proved by opening a replication connection), and free WAL senders and slots.
+ * What the URL alone tells, before connecting: a pooler host (Neon's `-pooler` host, Supabase's pooler,
+ * an RDS Proxy) fails, since no pooler carries a replication connection; on Neon, whether the relay lets
+ * the compute scale to zero and whether a schedule keeps the slot inside Neon's removal of inactive slots.
  */
-export async function checkDatabase(client: pg.ClientBase, databaseUrl: string): Promise<CheckResult[]> {
+export function checkHost(databaseUrl: string, options: HostCheckOptions = {}): CheckResult[] {
+  const results: CheckResult[] = []
+  const pooler = poolerOf(databaseUrl)
+  if (pooler)
+    results.push({
+      id: 'pooler',
+      title: 'a direct connection (no pooler)',
+      status: 'fail',
+      detail: pooler.what,
+      fix: pooler.fix,
+    })
+  if (detectProvider(databaseUrl) === 'neon') results.push(neonScaleToZero(options.scheduleMinutes))
+  return results
+}
+
+function neonScaleToZero(minutes: number | undefined): CheckResult {
+  const title = 'Neon scale to zero'
+  const every = (count: number) =>
+    count % 60 === 0 ? `every ${count / 60} hour${count === 60 ? '' : 's'}` : `every ${count} minutes`
+  const window = NEON_SLOT_REMOVAL_HOURS * 60
+  if (minutes === undefined)
+    return {
+      id: 'scale_to_zero',
+      title,
+      status: 'warn',
+      detail:
+        'Neon does not scale a compute to zero while a replication client is connected: an always-on relay ' +
+        'keeps it awake, and billed, around the clock',
+      fix:
+        'to let it scale to zero, run factlib relay --drain on a schedule (the infra schedule mode) and give ' +
+        'its interval as FACTLIB_SCHEDULE_MINUTES; FACTLIB_SCHEDULE_MINUTES=0 says the relay is always on by choice',
+    }
+  if (minutes === 0)
+    return {
+      id: 'scale_to_zero',
+      title,
+      status: 'pass',
+      detail:
+        'an always-on relay (FACTLIB_SCHEDULE_MINUTES=0): the compute stays awake while it is connected',
+    }
+  if (minutes <= NEON_SUSPEND_MINUTES)
+    return {
+      id: 'scale_to_zero',
+      title,
+      status: 'warn',
+      detail:
+        `a drain ${every(minutes)} wakes the compute before its ${NEON_SUSPEND_MINUTES} idle minutes (Neon's ` +
+        'default) pass, so it never scales to zero',
+      fix: `drain less often than the compute's scale-to-zero delay, e.g. every 15 minutes`,
+    }
+  if (minutes > window / 2)
+    return {
+      id: 'scale_to_zero',
+      title,
+      status: 'warn',
+      detail:
+        minutes > window
+          ? `a drain ${every(minutes)} leaves the slot inactive longer than the ~${NEON_SLOT_REMOVAL_HOURS} hours ` +
+            'after which Neon removes inactive replication slots: facts committed before the removal are never relayed'
+          : `a drain ${every(minutes)}: one failed run leaves the slot inactive past the ~${NEON_SLOT_REMOVAL_HOURS} ` +
+            'hours after which Neon removes inactive replication slots, losing the facts it held',
+      fix: `drain well inside ${NEON_SLOT_REMOVAL_HOURS} hours, e.g. every 15 to 60 minutes`,
+    }
+  return {
+    id: 'scale_to_zero',
+    title,
+    status: 'pass',
+    detail:
+      `a drain ${every(minutes)}: the compute can scale to zero between runs, and the slot is read well inside ` +
+      `Neon's ~${NEON_SLOT_REMOVAL_HOURS}-hour removal of inactive slots`,
+  }
+}
+
+/**
+ * Check what the relay needs from the database: not a pooler (see {@link checkHost}, unless `host` is
+ * false because the caller checked the host already), PostgreSQL ≥ 14, `wal_level = logical`, a UTF8
+ * database, the REPLICATION privilege (proved by opening a replication connection), and free WAL senders
+ * and slots.
+ */
+export async function checkDatabase(
+  client: pg.ClientBase,
+  databaseUrl: string,
+  options: HostCheckOptions & { host?: boolean } = {},
+): Promise<CheckResult[]> {
   const provider = detectProvider(databaseUrl)
   const { rows } = await client.query<{
     version: number
@@ -76,7 +174,7 @@ export async function checkDatabase(client: pg.ClientBase, databaseUrl: string):
   )
   const facts = rows[0]
   if (!facts) throw new Error('could not read the database settings')
-  const results: CheckResult[] = []
+  const results: CheckResult[] = options.host === false ? [] : checkHost(databaseUrl, options)
   const add = (result: CheckResult) => results.push(result)
 
   add(

@@ -81,3 +81,83 @@ export function fixFor(
   const managed = fixes.slice(1).map(({ name, fix }) => `${name}: ${fix}`)
   return { fix: `${fixOn('postgres')} (${managed.join('; ')})`, fixes }
 }
+
+/**
+ * A connection pooler between the relay and PostgreSQL, recognized by its host: poolers carry ordinary
+ * sessions only, never a replication connection, so the relay must be given the direct endpoint.
+ */
+export interface Pooler {
+  provider: Provider
+  /** What the host is, e.g. `Neon's pooled host ep-…-pooler.… (PgBouncer in transaction mode)`. */
+  what: string
+  /** The direct endpoint to use instead, in one line (with the URL to set when it follows from this one). */
+  fix: string
+}
+
+/**
+ * The pooler `databaseUrl` points at, if its host is one: Neon's pooled host (the endpoint id with
+ * `-pooler` appended to the first label), Supabase's shared pooler (Supavisor, `*.pooler.supabase.com`) or
+ * dedicated pooler (PgBouncer on port 6543 of `db.<project-ref>.supabase.co`), or an RDS Proxy
+ * (`<proxy>.proxy-<id>.<region>.rds.amazonaws.com`). Decided from the URL alone, before connecting.
+ */
+export function poolerOf(databaseUrl: string): Pooler | undefined {
+  let url: URL
+  try {
+    url = new URL(databaseUrl)
+  } catch {
+    return undefined
+  }
+  const host = url.hostname.toLowerCase()
+  const direct = (hostname: string, port: string, username = url.username): string => {
+    const to = new URL(url.toString())
+    to.hostname = hostname
+    to.port = port
+    to.username = username
+    if (to.password) to.password = '***'
+    return `DATABASE_URL=${to.toString()}`
+  }
+
+  const neon = /^(ep-[a-z0-9-]+?)-pooler(\.(?:[a-z0-9-]+\.)*neon\.tech)$/.exec(host)
+  if (neon) {
+    const directHost = `${neon[1]}${neon[2]}`
+    return {
+      provider: 'neon',
+      what: `${host} is Neon's pooled host (PgBouncer in transaction mode), which cannot carry a replication connection`,
+      fix: `use the direct host ${directHost} (the same name without -pooler): ${direct(directHost, url.port)}`,
+    }
+  }
+
+  const supavisor = /\.pooler\.supabase\.com$/.test(host)
+  const dedicated = /^db\.([a-z0-9]+)\.supabase\.co$/.exec(host)
+  if (supavisor || (dedicated && url.port === '6543')) {
+    // The shared pooler names the project in the user (`postgres.<project-ref>`); the direct host does not.
+    const user = decodeURIComponent(url.username)
+    const ref = dedicated?.[1] ?? /^[^.]+\.([a-z0-9]+)$/.exec(user)?.[1]
+    const directHost = `db.${ref ?? '<project-ref>'}.supabase.co`
+    const directUser = supavisor ? encodeURIComponent(user.replace(/\.[a-z0-9]+$/, '')) : url.username
+    return {
+      provider: 'supabase',
+      what: supavisor
+        ? `${host}:${url.port || '5432'} is Supabase's shared pooler (Supavisor), which cannot carry a replication connection`
+        : `${host}:6543 is Supabase's dedicated pooler (PgBouncer), which cannot carry a replication connection`,
+      fix:
+        `use the direct connection ${directHost}:5432 (IPv6 unless the project has the IPv4 add-on): ` +
+        direct(directHost, '5432', directUser),
+    }
+  }
+
+  const proxy = /^([a-z0-9-]+)\.(endpoint\.)?proxy-[a-z0-9]+\.([a-z0-9-]+)\.rds\.amazonaws\.com(\.cn)?$/.exec(
+    host,
+  )
+  if (proxy) {
+    const name = proxy[2] ? '<proxy name>' : proxy[1]
+    return {
+      provider: 'rds',
+      what: `${host} is an RDS Proxy, which does not support replication connections`,
+      fix:
+        'use the endpoint of the DB instance, or the Aurora cluster (writer) endpoint, that the proxy fronts ' +
+        `(aws rds describe-db-proxy-targets --db-proxy-name ${name} --region ${proxy[3]} names it)`,
+    }
+  }
+  return undefined
+}

@@ -7,11 +7,12 @@ import {
   type CheckResult,
   checkConnection,
   checkDatabase,
+  checkHost,
   DatabaseUnreachableError,
   detectProvider,
 } from '../../wal/prerequisites.js'
 import { checkSlot } from '../../wal/slot-checks.js'
-import { type Command, parseFlags } from '../command.js'
+import { type Command, parseFlags, UsageError } from '../command.js'
 import {
   commandFlags,
   DATABASE_VARIABLES,
@@ -22,6 +23,27 @@ import {
 import { connectDatabase } from '../connect.js'
 import { checksTable } from '../table.js'
 
+/** `--schedule-minutes`, which `doctor` and `setup` share. */
+export const SCHEDULE_FLAG = {
+  type: 'string',
+  value: '<minutes>',
+  help:
+    'minutes between scheduled runs of factlib relay --drain, 0 for an always-on relay ' +
+    "[FACTLIB_SCHEDULE_MINUTES]; checked against Neon's scale to zero and slot removal",
+} as const
+
+/** The schedule `--schedule-minutes` or FACTLIB_SCHEDULE_MINUTES gives, if either does. */
+export function scheduleMinutes(flag: unknown): number | undefined {
+  const value = (typeof flag === 'string' ? flag : process.env.FACTLIB_SCHEDULE_MINUTES)?.trim()
+  if (!value) return undefined
+  const minutes = Number(value)
+  if (!Number.isInteger(minutes) || minutes < 0)
+    throw new UsageError(
+      `--schedule-minutes (FACTLIB_SCHEDULE_MINUTES) is ${JSON.stringify(value)}; expected whole minutes, 0 or more`,
+    )
+  return minutes
+}
+
 const FLAGS = commandFlags([...DATABASE_VARIABLES, ...SINK_VARIABLES], {
   'standby-url': {
     type: 'string',
@@ -29,6 +51,7 @@ const FLAGS = commandFlags([...DATABASE_VARIABLES, ...SINK_VARIABLES], {
     value: '<url>',
     help: "a streaming standby to read the slot's synced copy from (repeatable)",
   },
+  'schedule-minutes': SCHEDULE_FLAG,
   json: {
     type: 'boolean',
     help: 'print {"ok", "checks": [{"id","title","status","detail","fix","fixes"}]}',
@@ -40,7 +63,8 @@ export const doctorCommand: Command = {
   help: `Usage: factlib doctor [flags]
 
 Checks, with the relay's own configuration (environment variables or flags, as for factlib relay):
-the connection (with TLS when DATABASE_URL asks for it), PostgreSQL ≥ 14, UTF8, wal_level = logical,
+that the host is no pooler (Neon's -pooler host, Supabase's pooler, an RDS Proxy: replication needs the
+direct endpoint, which it prints), on Neon whether the compute can scale to zero, the connection (with TLS when DATABASE_URL asks for it), PostgreSQL ≥ 14, UTF8, wal_level = logical,
 the REPLICATION privilege, free replication slots and WAL senders, the slot (exists, pgoutput, streamed
 by a relay, wal_status), the WAL it holds back, whether a standby's promotion keeps the slot (its
 failover flag, synchronized_standby_slots, and with --standby-url the standby's synced copy), the
@@ -56,13 +80,19 @@ Examples:
   DATABASE_URL=postgres://relay@db:5432/app KAFKA_BROKERS=kafka:9092 factlib doctor
   factlib doctor --database-url postgres://localhost/app --json | jq '.checks[] | select(.status != "pass")'
   KAFKA_CLUSTER_ARN=arn:aws:kafka:eu-west-1:123456789012:cluster/facts/abc KAFKA_SASL=iam factlib doctor
-  factlib doctor --database-url postgres://relay@primary/app --standby-url postgres://relay@standby/app`,
+  factlib doctor --database-url postgres://relay@primary/app --standby-url postgres://relay@standby/app
+  factlib doctor --database-url postgres://relay@ep-cool-darkness-123456.us-east-2.aws.neon.tech/app --schedule-minutes 15`,
 
   async run(argv) {
     const { values } = parseFlags('doctor', argv, FLAGS.options)
     const config = inspectConfig(stringFlags(values))
     const standbyUrls = Array.isArray(values['standby-url']) ? values['standby-url'].map(String) : []
-    const checks = [...(await checkPostgres(config, standbyUrls)), ...(await checkKafka(config))]
+    const schedule = scheduleMinutes(values['schedule-minutes'])
+    const checks = [
+      ...checkHost(config.databaseUrl, { scheduleMinutes: schedule }),
+      ...(await checkPostgres(config, standbyUrls)),
+      ...(await checkKafka(config)),
+    ]
     const ok = checks.every((check) => check.status !== 'fail')
     if (values.json) process.stdout.write(`${JSON.stringify({ ok, checks })}\n`)
     else {
@@ -115,7 +145,9 @@ async function checkPostgres(config: RelayConfig, standbyUrls: string[]): Promis
   }
   try {
     await attempt('connection', 'connection', async () => [await checkConnection(client, config.databaseUrl)])
-    await attempt('database', 'database prerequisites', () => checkDatabase(client, config.databaseUrl))
+    await attempt('database', 'database prerequisites', () =>
+      checkDatabase(client, config.databaseUrl, { host: false }),
+    )
     await attempt('slot', `replication slot "${config.slot}"`, () => checkSlot(client, config))
     await attempt('failover', 'slot kept through a failover', () =>
       checkFailover(client, { ...config, standbyUrls }),

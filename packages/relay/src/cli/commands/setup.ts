@@ -11,6 +11,7 @@ import { type Command, parseFlags, UsageError } from '../command.js'
 import { commandFlags, DATABASE_VARIABLES, inspectConfig, stringFlags } from '../config-flags.js'
 import { connectDatabase } from '../connect.js'
 import { checksTable } from '../table.js'
+import { SCHEDULE_FLAG, scheduleMinutes } from './doctor.js'
 
 const FLAGS = commandFlags(DATABASE_VARIABLES, {
   role: { type: 'string', value: '<name>', help: 'the relay role in the printed SQL [factlib_relay]' },
@@ -25,6 +26,7 @@ const FLAGS = commandFlags(DATABASE_VARIABLES, {
     value: '<url>',
     help: "a streaming standby to read the slot's synced copy from (repeatable)",
   },
+  'schedule-minutes': SCHEDULE_FLAG,
   json: { type: 'boolean', help: 'print {"ok","checks","created","sql"} (with --drop: {"dropped"})' },
 })
 
@@ -32,13 +34,15 @@ export const setupCommand: Command = {
   name: 'setup',
   help: `Usage: factlib setup [flags]
 
-Checks every prerequisite (PostgreSQL ≥ 14, wal_level = logical, UTF8, REPLICATION, free slots and
-senders), then creates the publication and the logical replication slot (pgoutput) the relay streams;
-what exists already is kept. On PostgreSQL 17+ the slot is a failover slot (FACTLIB_SLOT_FAILOVER), and
-setup reports whether a standby's promotion keeps it. Where a prerequisite fails, creates nothing and
-prints exactly what to change for where the database runs (self-managed PostgreSQL, an RDS or Aurora
-parameter group, Neon, Supabase, Cloud SQL), then exits 1. Also prints the SQL of a least-privilege role for the relay (login,
-REPLICATION, CONNECT; nothing else). Run it once as an administrator; then the relay needs no more.
+Checks every prerequisite (a direct host, not a pooler; PostgreSQL ≥ 14, wal_level = logical, UTF8,
+REPLICATION, free slots and senders; on Neon, scale to zero and --schedule-minutes), then creates the
+publication and the logical replication slot (pgoutput) the relay streams; what exists already is kept.
+On PostgreSQL 17+ the slot is a failover slot (FACTLIB_SLOT_FAILOVER), and setup reports whether a
+standby's promotion keeps it. Where a prerequisite fails, creates nothing and prints exactly what to
+change for where the database runs (self-managed PostgreSQL, an RDS or Aurora parameter group, Neon,
+Supabase, Cloud SQL; for a pooler host, the direct endpoint to use), then exits 1. Also prints the SQL
+of a least-privilege role for the relay (login, REPLICATION, CONNECT; nothing else). Run it once as an
+administrator; then the relay needs no more.
 
 Flags:
 ${FLAGS.help}
@@ -57,6 +61,7 @@ Examples:
       throw new UsageError(`--role is ${JSON.stringify(role)}; expected lower-case letters, digits and _`)
     if (values['dry-run'] && values.drop) throw new UsageError('--dry-run and --drop exclude each other')
     const json = values.json === true
+    const schedule = scheduleMinutes(values['schedule-minutes'])
     const print = (text: string) => process.stdout.write(`${text}\n`)
 
     if (values['dry-run']) {
@@ -95,7 +100,7 @@ Examples:
         setup: setupSql(config.slot, config.publication, failover),
         role: relayRoleSql(provider, role, database),
       }
-      const checks = await checkDatabase(client, config.databaseUrl)
+      const checks = await checkDatabase(client, config.databaseUrl, { scheduleMinutes: schedule })
       const failed = checks.filter((check) => check.status === 'fail')
       if (failed.length) {
         if (json)
