@@ -24,7 +24,15 @@ export {
 export { RelayMetrics } from './observability/metrics.js'
 export type { DeadLetterReason } from './pipeline/record.js'
 // Run a relay.
-export { type Relay, type RelayOptions, type RelayStatus, startRelay } from './relay/start-relay.js'
+export {
+  type DrainOptions,
+  type DrainReason,
+  type DrainSummary,
+  type Relay,
+  type RelayOptions,
+  type RelayStatus,
+  startRelay,
+} from './relay/start-relay.js'
 // Where facts go: Kafka, stdout, or a sink of your own.
 export { createSink } from './sinks/create-sink.js'
 export {

@@ -66,6 +66,12 @@ export interface RelayConfig {
   stallSeconds: number
   /** Log lines below this level are dropped. */
   logLevel: LogLevel
+  /**
+   * Bounds of one drain run (`factlib relay --drain`, the Lambda entry point): stop reading after this many
+   * seconds or facts, finish and confirm what is in flight. `undefined`: unbounded.
+   */
+  drainMaxSeconds?: number
+  drainMaxFacts?: number
 }
 
 /**
@@ -138,12 +144,26 @@ export const CONFIG_VARIABLES = {
     doc: 'seconds a batch may wait for the sink to acknowledge it before the relay reports a stall (not ready)',
   },
   FACTLIB_LOG_LEVEL: { default: 'info', doc: `${LOG_LEVELS.join(', ')}; JSON lines on stderr` },
+  FACTLIB_DRAIN_MAX_SECONDS: {
+    default: undefined,
+    doc: 'with --drain (and in Lambda): stop reading after this many seconds, confirm what is in flight (1–86400)',
+  },
+  FACTLIB_DRAIN_MAX_FACTS: {
+    default: undefined,
+    doc: 'with --drain (and in Lambda): stop reading at the first commit after this many facts (1–10^12)',
+  },
 } as const satisfies Record<string, { default: string | undefined; doc: string }>
 
 export type ConfigVariable = keyof typeof CONFIG_VARIABLES
 
-/** The command-line flag for a variable: `FACTLIB_SLOT` → `slot`, `KAFKA_BROKERS` → `kafka-brokers`. */
+/**
+ * The command-line flag for a variable: `FACTLIB_SLOT` → `slot`, `KAFKA_BROKERS` → `kafka-brokers`; the
+ * drain bounds `FACTLIB_DRAIN_MAX_SECONDS` and `FACTLIB_DRAIN_MAX_FACTS` are `max-seconds` and `max-facts`.
+ */
 export function flagName(variable: ConfigVariable): string {
+  // A drain's bounds read as `factlib relay --drain --max-seconds 60 --max-facts 1000`.
+  if (variable === 'FACTLIB_DRAIN_MAX_SECONDS') return 'max-seconds'
+  if (variable === 'FACTLIB_DRAIN_MAX_FACTS') return 'max-facts'
   return variable
     .replace(/^FACTLIB_/, '')
     .toLowerCase()
@@ -197,6 +217,8 @@ export function parseConfig(
       fail(variable, `expected an integer from ${min} to ${max}`, value)
     return number
   }
+  const optionalInteger = (variable: ConfigVariable, min: number, max: number): number | undefined =>
+    get(variable) === undefined ? undefined : integer(variable, min, max)
   const list = (variable: ConfigVariable): string[] =>
     (get(variable) ?? '')
       .split(',')
@@ -297,6 +319,8 @@ export function parseConfig(
     shutdownTimeoutMs: integer('FACTLIB_SHUTDOWN_TIMEOUT', 1, 3600) * 1000,
     stallSeconds: integer('FACTLIB_STALL_SECONDS', 1, 86_400),
     logLevel: oneOf('FACTLIB_LOG_LEVEL', LOG_LEVELS) ?? 'info',
+    drainMaxSeconds: optionalInteger('FACTLIB_DRAIN_MAX_SECONDS', 1, 86_400),
+    drainMaxFacts: optionalInteger('FACTLIB_DRAIN_MAX_FACTS', 1, 1e12),
   }
 }
 

@@ -79,7 +79,7 @@ export async function runSessions(settings: SessionLoopSettings, state: RelaySta
  * Where a session starts: the slot's freshly read confirmed position, unless the slot is missing (saying
  * whether a failover to a standby without the slot lost it) or lost.
  */
-async function usableSlotPosition(
+export async function usableSlotPosition(
   settings: SessionLoopSettings,
   lastConfirmed: Lsn | undefined,
 ): Promise<Lsn> {

@@ -4,8 +4,16 @@ import type { RelayMetrics } from '../observability/metrics.js'
 import { Pipeline } from '../pipeline/pipeline.js'
 import type { Sink } from '../sinks/sink.js'
 import { formatLsn, type Lsn } from '../wal/lsn.js'
-import { ReplicationStream } from '../wal/stream.js'
+import { ReplicationStream, type StreamHandlers } from '../wal/stream.js'
 import type { RelayState } from './relay-state.js'
+
+/** How a mode of the relay (a drain run) watches a session: what stands before the pipeline, what was confirmed. */
+export interface SessionHooks {
+  /** Receives the stream's messages instead of the pipeline, and hands on what the pipeline should get. */
+  handlers?(pipeline: Pipeline): StreamHandlers
+  /** A status update confirming `position` went out. */
+  confirmed?(position: Lsn): void
+}
 
 /** What every session of a relay is made with. */
 export interface SessionSettings {
@@ -27,8 +35,11 @@ export class Session {
   readonly #settings: SessionSettings
   readonly #state: RelayState
   #confirmPending: NodeJS.Immediate | undefined
+  readonly #hooks: SessionHooks
   #ended = false
   #streamed = false
+  /** Set by {@link hold}: the stream stays paused even when the sink catches up. */
+  #held = false
   #stopRequested: () => void = () => {}
   readonly #stopping = new Promise<void>((resolve) => {
     this.#stopRequested = resolve
@@ -38,9 +49,11 @@ export class Session {
     readonly startLsn: Lsn,
     settings: SessionSettings,
     state: RelayState,
+    hooks: SessionHooks = {},
   ) {
     this.#settings = settings
     this.#state = state
+    this.#hooks = hooks
     const { config, log } = settings
     this.pipeline = new Pipeline(startLsn, {
       sink: settings.sink,
@@ -56,7 +69,7 @@ export class Session {
             inflightBytes: this.pipeline.inflightBytes,
           })
           this.stream.pause()
-        } else {
+        } else if (!this.#held) {
           log.info('resuming the WAL stream', { inflightBytes: this.pipeline.inflightBytes })
           this.stream.resume()
         }
@@ -74,7 +87,7 @@ export class Session {
       config.databaseUrl,
       config.slot,
       config.publication,
-      this.pipeline,
+      hooks.handlers?.(this.pipeline) ?? this.pipeline,
       log,
       config.replicationTimeoutMs,
     )
@@ -123,6 +136,12 @@ export class Session {
     }
   }
 
+  /** Stop reading for good (the sink catching up does not resume it): what is read still goes out. */
+  hold(): void {
+    this.#held = true
+    this.stream.pause()
+  }
+
   /** Close the replication connection; `run` settles even when the connection was still being made. */
   async stop(): Promise<void> {
     this.#stopRequested()
@@ -137,6 +156,7 @@ export class Session {
     const position = this.pipeline.confirmations.position
     await this.stream.confirm(position, replyRequested)
     this.#state.confirmed = position
+    this.#hooks.confirmed?.(position)
   }
 
   #sendStatus(replyRequested = false): void {

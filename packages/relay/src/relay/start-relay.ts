@@ -5,6 +5,7 @@ import type { Logger } from '../observability/log.js'
 import { RelayMetrics } from '../observability/metrics.js'
 import type { Sink } from '../sinks/sink.js'
 import type { Lsn } from '../wal/lsn.js'
+import { type DrainOptions, type DrainSummary, drainSlot, NO_ENDPOINTS } from './drain.js'
 import { prepare } from './prepare.js'
 import { RelayState, type RelayStatus } from './relay-state.js'
 import { serveEndpoints, writeEmfLines } from './reporting.js'
@@ -13,6 +14,7 @@ import { shutdown } from './shutdown.js'
 import { monitorSlot } from './slot-monitor.js'
 import { watchSinkStall } from './stall-watch.js'
 
+export type { DrainOptions, DrainReason, DrainSummary } from './drain.js'
 export type { RelayStatus } from './relay-state.js'
 
 export interface RelayOptions {
@@ -28,6 +30,11 @@ export interface RelayOptions {
   monitorIntervalMs?: number
   /** Retry delay while another relay holds the slot (hot standby). */
   standbyRetryMs?: number
+  /**
+   * Drain mode: relay up to the server's flushed WAL position at the start, confirm, and end (no HTTP
+   * port, no hot standby: a slot another reader holds ends the run as `busy`). See {@link Relay.drained}.
+   */
+  drain?: DrainOptions
 }
 
 /** A running relay. */
@@ -35,8 +42,13 @@ export interface Relay {
   readonly metrics: RelayMetrics
   /** The HTTP port actually bound (useful with port 0). */
   readonly httpPort: number
-  /** Resolves with the process exit code once the relay has ended: 0 after a clean stop, 1 after a fatal error. */
+  /**
+   * Resolves with the process exit code once the relay has ended: 0 after a clean stop, 1 after a fatal
+   * error; in drain mode 0 drained to the target, 3 a bound or a signal came first, 4 the slot was busy.
+   */
   readonly done: Promise<number>
+  /** Drain mode: what the run did, once it ended (rejects when it failed). */
+  readonly drained: Promise<DrainSummary> | undefined
   /** Why the relay is not ready; empty when it is. */
   notReady(): string[]
   /** What /healthz and /readyz report besides readiness: state, confirmed position, totals, lag. */
@@ -69,7 +81,7 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
   const { sink } = options
   const state = new RelayState(config.slot, sink, metrics, config.stallSeconds)
   const stopping = new AbortController()
-  const http = await serveEndpoints(config.httpPort, state)
+  const http = options.drain ? NO_ENDPOINTS : await serveEndpoints(config.httpPort, state)
   // A network that goes silent without closing would hang a slot read before each reconnect until the
   // kernel gives up (~15 min): these connections give up within the replication timeout instead.
   const admin = new pg.Pool({
@@ -102,6 +114,7 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
     publication: config.publication,
     sink: sink.kind,
     httpPort: http.port,
+    ...(options.drain ? { mode: 'drain' } : {}),
   })
 
   const stopSlotMonitor = monitorSlot(admin, state, {
@@ -115,23 +128,26 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
     stopStallWatch()
   }
   const stopEmf = writeEmfLines(config, state, options.writeEmf ?? ((line) => process.stdout.write(line)))
-  const sessionsDone = runSessions(
-    {
-      config,
-      sink,
-      metrics,
-      log,
-      statusIntervalMs,
-      admin,
-      standbyRetryMs: options.standbyRetryMs ?? 1_000,
-      signal: stopping.signal,
+  const loop = {
+    config,
+    sink,
+    metrics,
+    log,
+    statusIntervalMs,
+    admin,
+    standbyRetryMs: options.standbyRetryMs ?? 1_000,
+    signal: stopping.signal,
+  }
+  const drained = options.drain ? drainSlot(loop, state, options.drain) : undefined
+  drained?.catch(() => {})
+  const sessionsDone = (drained ?? runSessions(loop, state)).then(
+    () => {},
+    (error: unknown) => {
+      state.fatal = error
+      log.error('relay failed', { error })
+      void stop()
     },
-    state,
-  ).catch((error: unknown) => {
-    state.fatal = error
-    log.error('relay failed', { error })
-    void stop()
-  })
+  )
   let stopped: Promise<number> | undefined
   const stop = (): Promise<number> => {
     stopped ??= shutdown({
@@ -152,7 +168,10 @@ export async function startRelay(config: RelayConfig, options: RelayOptions): Pr
   return {
     metrics,
     httpPort: http.port,
-    done: sessionsDone.then(stop),
+    done: sessionsDone
+      .then(stop)
+      .then(async (code) => (code === 0 && drained ? (await drained).exitCode : code)),
+    drained,
     notReady: () => state.notReady(),
     status: () => state.status(),
     confirmed: () => state.confirmed,
