@@ -178,17 +178,20 @@ function asNeonPooler(databaseUrl: string): string {
 }
 
 describe('the refusal through the CLI', () => {
-  test('factlib relay refuses a pooler host at start, naming the direct host', async () => {
-    const db = await freshDatabase()
-    const relay = startRelayProcess({ DATABASE_URL: asNeonPooler(db.url), FACTLIB_SINK: 'stdout' })
-    expect(await relay.exited).toBe(1)
-    const said = relay.logs.map((log) => String(log.raw ?? log.msg)).join('\n')
-    expect(said).toContain('[PREREQUISITE_POOLER]')
-    expect(said).toContain(
-      "a direct connection (no pooler): ep-cool-darkness-a1b2c3d4-pooler.us-east-2.aws.neon.tech is Neon's pooled host",
-    )
-    expect(said).toContain('Fix: use the direct host ep-cool-darkness-a1b2c3d4.us-east-2.aws.neon.tech')
-  })
+  test.each([[[]], [['--drain']]])(
+    'factlib relay %j refuses a pooler host at start, naming the direct host',
+    async (args) => {
+      const db = await freshDatabase()
+      const relay = startRelayProcess({ DATABASE_URL: asNeonPooler(db.url), FACTLIB_SINK: 'stdout' }, args)
+      expect(await relay.exited).toBe(1)
+      const said = relay.logs.map((log) => String(log.raw ?? log.msg)).join('\n')
+      expect(said).toContain('[PREREQUISITE_POOLER]')
+      expect(said).toContain(
+        "a direct connection (no pooler): ep-cool-darkness-a1b2c3d4-pooler.us-east-2.aws.neon.tech is Neon's pooled host",
+      )
+      expect(said).toContain('Fix: use the direct host ep-cool-darkness-a1b2c3d4.us-east-2.aws.neon.tech')
+    },
+  )
 
   test('doctor --json fails the pooler check first and explains scale to zero; setup creates nothing', async () => {
     const db = await freshDatabase()
