@@ -64,8 +64,9 @@ export const doctorCommand: Command = {
 
 Checks, with the relay's own configuration (environment variables or flags, as for factlib relay):
 that the host is no pooler (Neon's -pooler host, Supabase's pooler, an RDS Proxy: replication needs the
-direct endpoint, which it prints), on Neon whether the compute can scale to zero, the connection (with TLS when DATABASE_URL asks for it), PostgreSQL ≥ 14, UTF8, wal_level = logical,
-the REPLICATION privilege, free replication slots and WAL senders, the slot (exists, pgoutput, streamed
+direct endpoint, which it prints), on Neon whether the compute can scale to zero (--schedule-minutes),
+the connection (with TLS when DATABASE_URL asks for it), PostgreSQL ≥ 14, UTF8, wal_level = logical, the
+REPLICATION privilege, free replication slots and WAL senders, the slot (exists, pgoutput, streamed
 by a relay, wal_status), the WAL it holds back, whether a standby's promotion keeps the slot (its
 failover flag, synchronized_standby_slots, and with --standby-url the standby's synced copy), the
 publication, the role's privileges, and, when the sink is Kafka, MSK IAM signing, that the brokers
