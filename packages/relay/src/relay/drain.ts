@@ -106,6 +106,7 @@ export async function drainSlot(
   running.catch(() => {})
   try {
     const reason = await Promise.race([running.then(() => 'stopped' as const), gate.stopped])
+    log.info('drain stopped reading', { reason })
     // On a signal the relay's shutdown finishes the session (within FACTLIB_SHUTDOWN_TIMEOUT).
     if (reason === 'stopped') await running
     else await finish(session, running, settings.config.shutdownTimeoutMs)
