@@ -35,12 +35,14 @@ export async function handler(_event: unknown, context: LambdaContext): Promise<
   })
   const remainingMs = context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS
   const finishMs = Math.min(config.shutdownTimeoutMs, Math.floor(remainingMs / 4))
-  const readSeconds = (remainingMs - finishMs) / 1000
-  if (readSeconds <= 0)
+  const readMs = remainingMs - finishMs
+  if (readMs <= 0)
     throw new FactlibError(
       'LAMBDA_TIMEOUT',
       `the invocation has ${context.getRemainingTimeInMillis()} ms left: too little for a drain run`,
     )
+  // Counted from now: connecting and checking the database and Kafka come out of the same time.
+  const stopReadingAt = Date.now() + readMs
   const metrics = new RelayMetrics()
   const sink = createSink(config, { log, metrics })
   const relay = await startRelay(
@@ -49,10 +51,7 @@ export async function handler(_event: unknown, context: LambdaContext): Promise<
       log,
       sink,
       metrics,
-      drain: {
-        maxSeconds: Math.min(readSeconds, config.drainMaxSeconds ?? readSeconds),
-        maxFacts: config.drainMaxFacts,
-      },
+      drain: { maxSeconds: config.drainMaxSeconds, maxFacts: config.drainMaxFacts, stopReadingAt },
     },
   )
   const code = await relay.done

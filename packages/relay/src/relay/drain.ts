@@ -15,6 +15,8 @@ export interface DrainOptions {
   maxSeconds?: number
   /** Stop reading at the first commit once this many messages were read (a transaction is never split). */
   maxFacts?: number
+  /** Stop reading at this time (ms since the epoch) at the latest: a deadline that counts the start-up too. */
+  stopReadingAt?: number
 }
 
 /** Why a drain run stopped reading. */
@@ -37,7 +39,7 @@ export interface DrainSummary {
   startLsn: string
   endLsn: string
   /** `pg_current_wal_flush_lsn()` when the run started: where it stops, never a position it confirms. */
-  targetLsn: string | null
+  targetLsn: string
   seconds: number
 }
 
@@ -95,10 +97,13 @@ export async function drainSlot(
     confirmed: (position) => gate.confirmed(position),
   })
   state.session = session
-  const timer =
-    options.maxSeconds === undefined
-      ? undefined
-      : setTimeout(() => gate.close('max-seconds'), Math.max(0, options.maxSeconds * 1000))
+  const readMs = Math.min(
+    options.maxSeconds === undefined ? Number.POSITIVE_INFINITY : options.maxSeconds * 1000,
+    options.stopReadingAt === undefined ? Number.POSITIVE_INFINITY : options.stopReadingAt - Date.now(),
+  )
+  const timer = Number.isFinite(readMs)
+    ? setTimeout(() => gate.close('max-seconds'), Math.max(0, readMs))
+    : undefined
   const onSignal = () => gate.close('stopped')
   signal.addEventListener('abort', onSignal)
   log.info('draining', { from: formatLsn(startLsn), target: formatLsn(target) })

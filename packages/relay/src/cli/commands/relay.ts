@@ -95,6 +95,6 @@ function renderSummary(summary: DrainSummary): string {
   }[summary.outcome]
   return (
     `${what}: ${summary.facts} facts, ${summary.bytes} bytes, ${summary.startLsn} → ${summary.endLsn} ` +
-    `(target ${summary.targetLsn ?? '-'}) in ${summary.seconds} s`
+    `(target ${summary.targetLsn}) in ${summary.seconds} s`
   )
 }
