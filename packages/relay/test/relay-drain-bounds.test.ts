@@ -31,18 +31,44 @@ function recordingSink() {
   return { sink, delivered, hold: () => (held = true), release }
 }
 
-describe('a drain run bounded by time', () => {
+/** 300 transactions of 10 facts of 1 KB: more than the least read-ahead holds. */
+function emitBacklog(source: string): Promise<string[]> {
+  const facts = createEmitter({ source })
+  return withClient(db.url, async (client) => {
+    const emitted: string[] = []
+    for (let transaction = 0; transaction < 300; transaction++) {
+      await client.query('begin')
+      const batch = await facts.emit(
+        client,
+        Array.from({ length: 10 }, (_, index) => ({
+          aggregateType: 'x',
+          aggregateId: `a${index}`,
+          type: 't',
+          data: 'x'.repeat(1000),
+        })),
+      )
+      await client.query('commit')
+      emitted.push(...batch.map((fact) => fact.id))
+    }
+    return emitted
+  })
+}
+
+/** A drain's configuration with a slot of its own and the least read-ahead. */
+const drainConfig = (source: string) =>
+  parseConfig({
+    DATABASE_URL: db.url,
+    FACTLIB_SINK: 'custom',
+    FACTLIB_SLOT: uniqueName('slot'),
+    FACTLIB_PUBLICATION: uniqueName('pub'),
+    FACTLIB_SOURCES: source,
+    FACTLIB_MAX_INFLIGHT_BYTES: String(1024 * 1024),
+  })
+
+describe('a drain run bounded by time or stopped', () => {
   test('at --max-seconds it stops reading, delivers and confirms what is in flight, and the next run continues', async () => {
     const source = uniqueName('seconds')
-    const config = parseConfig({
-      DATABASE_URL: db.url,
-      FACTLIB_SINK: 'custom',
-      FACTLIB_SLOT: uniqueName('slot'),
-      FACTLIB_PUBLICATION: uniqueName('pub'),
-      FACTLIB_SOURCES: source,
-      // The least read-ahead: with the sink held, reading stops after about a MiB of a larger backlog.
-      FACTLIB_MAX_INFLIGHT_BYTES: String(1024 * 1024),
-    })
+    const config = drainConfig(source)
     const run = async (sink: Sink, maxSeconds?: number) => {
       const log = collectingLogger()
       const relay = await startRelay(config, { log: log.logger, sink, drain: { maxSeconds } })
@@ -51,25 +77,7 @@ describe('a drain run bounded by time', () => {
     const setup = await run(recordingSink().sink)
     expect(await setup.relay.done).toBe(0)
 
-    const facts = createEmitter({ source })
-    const ids = await withClient(db.url, async (client) => {
-      const emitted: string[] = []
-      for (let transaction = 0; transaction < 300; transaction++) {
-        await client.query('begin')
-        const batch = await facts.emit(
-          client,
-          Array.from({ length: 10 }, (_, index) => ({
-            aggregateType: 'x',
-            aggregateId: `a${index}`,
-            type: 't',
-            data: 'x'.repeat(1000),
-          })),
-        )
-        await client.query('commit')
-        emitted.push(...batch.map((fact) => fact.id))
-      }
-      return emitted
-    })
+    const ids = await emitBacklog(source)
 
     const first = recordingSink()
     first.hold()
@@ -98,5 +106,29 @@ describe('a drain run bounded by time', () => {
     expect(resumedAt).toBeGreaterThanOrEqual(0)
     expect(resumedAt).toBeLessThanOrEqual(first.delivered.length)
     expect(second.delivered).toEqual(ids.slice(resumedAt))
+  })
+  test('stop() (SIGTERM) during a drain finishes what is in flight and resolves 3: more is left', async () => {
+    const source = uniqueName('stopped')
+    const config = drainConfig(source)
+    const setup = await startRelay(config, {
+      log: collectingLogger().logger,
+      sink: recordingSink().sink,
+      drain: {},
+    })
+    expect(await setup.done).toBe(0)
+    const ids = await emitBacklog(source)
+    const held = recordingSink()
+    held.hold()
+    const log = collectingLogger()
+    const relay = await startRelay(config, { log: log.logger, sink: held.sink, drain: {} })
+    await waitFor('the drain to stream', () => log.lines.some((line) => line.message === 'streaming'))
+    const stopped = relay.stop()
+    held.release()
+    expect(await stopped).toBe(0)
+    expect(await relay.done).toBe(3)
+    expect(await relay.drained).toMatchObject({ outcome: 'bounded', reason: 'stopped', exitCode: 3 })
+    expect(held.delivered).toEqual(ids.slice(0, held.delivered.length))
+    expect(held.delivered.length).toBeLessThan(ids.length)
+    expect(await confirmedFlush(db.url, config.slot)).toBe((await relay.drained)?.endLsn)
   })
 })
