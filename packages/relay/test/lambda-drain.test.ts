@@ -20,13 +20,13 @@ import { confirmedFlush } from './support/slot.js'
 const db = await freshDatabase('lambda')
 type Handler = (event: unknown, context: LambdaContext) => Promise<DrainSummary>
 let handler: Handler
-let bundle: string
+// At the top level: a folder made inside a hook would outlive the file (its clean-up hook is never registered).
+const bundle = join(await tempDir('factlib-lambda-'), 'relay.mjs')
 let initMs: number
 
 beforeAll(async () => {
   // `@factlib/relay/lambda` bundled for upload as the Lambda example's build does (esbuild, ESM, node22),
   // then loaded as Lambda's Node.js runtime loads a handler module.
-  bundle = join(await tempDir('factlib-lambda-'), 'relay.mjs')
   await build({
     stdin: {
       contents: "export { handler } from '@factlib/relay/lambda'",
