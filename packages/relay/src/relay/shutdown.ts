@@ -57,7 +57,8 @@ async function finishSession(session: Session, parts: RunningParts): Promise<boo
     await session.stop()
     return true
   }
-  session.stream.pause()
+  // hold(), not pause(): the sink catching up must not resume reading while the relay stops.
+  session.hold()
   const drained = await withTimeout(
     session.pipeline.drain(),
     parts.shutdownTimeoutMs,
