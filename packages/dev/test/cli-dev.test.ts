@@ -4,7 +4,7 @@ import { devCommand } from '@factlib/dev'
 import { describe, expect, test } from 'vitest'
 import { cli, portClosed, runCli, start, tempDir } from '../../../test/harness/cli.js'
 import { kafkaBrokers, kafkaUnavailable, uniqueName, withClient } from '../../../test/harness/index.js'
-import { readTopics } from '../../relay/test/support/kafka.js'
+import { readTopics } from '../../../test/harness/kafka-reader.js'
 
 /** Emit one fact through `factlib emit`, a separate process, as a user would try it; returns its id. */
 async function emitFact(url: string, source: string, aggregateId: string): Promise<string> {

@@ -6,8 +6,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import { describe, expect, test } from 'vitest'
 import { kafkaBrokers, kafkaUnavailable, uniqueName } from '../../../test/harness/index.js'
+import { readTopic, valueText } from '../../../test/harness/kafka-reader.js'
 import { kafkaClientOptions } from '../src/sinks/kafka/client.js'
-import { readTopic, valueText } from './support/kafka.js'
 import { plainConfig } from './support/sink.js'
 
 const run = promisify(execFile)

@@ -1,10 +1,15 @@
 import { describe, expect, test } from 'vitest'
 import { kafkaBrokers, kafkaUnavailable, uniqueName } from '../../../test/harness/index.js'
+import {
+  readTopic,
+  readTopicDecodingAll,
+  storedBytes,
+  valueText,
+} from '../../../test/harness/kafka-reader.js'
 import { KAFKA_COMPRESSIONS, parseConfig } from '../src/config/config.js'
 import { silentLogger } from '../src/observability/log.js'
 import { RelayMetrics } from '../src/observability/metrics.js'
 import { createSink } from '../src/sinks/create-sink.js'
-import { readTopic, readTopicDecodingAll, storedBytes, valueText } from './support/kafka.js'
 import { fact } from './support/sink.js'
 
 const env = { DATABASE_URL: 'postgres://relay@db:5432/app', KAFKA_BROKERS: 'b:9092' }

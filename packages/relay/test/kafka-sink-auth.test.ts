@@ -15,10 +15,10 @@ import {
 } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type KafkaBroker, kafkaUnavailable, uniqueName, waitFor } from '../../../test/harness/index.js'
+import { readTopic, valueText } from '../../../test/harness/kafka-reader.js'
 import { type KafkaConfig, parseConfig } from '../src/config/config.js'
 import { checkKafka } from '../src/sinks/kafka/checks.js'
 import { KafkaSink, type KafkaSinkOptions } from '../src/sinks/kafka/kafka-sink.js'
-import { readTopic, valueText } from './support/kafka.js'
 import { collectingLogger, fact, plainConfig, startKafkaWithPorts } from './support/sink.js'
 
 const run = promisify(execFile)

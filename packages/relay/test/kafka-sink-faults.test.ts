@@ -9,10 +9,10 @@ import {
 import { Kafka, logLevel } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest'
 import { type KafkaBroker, kafkaUnavailable, uniqueName, waitFor } from '../../../test/harness/index.js'
+import { deduplicated, readTopic, valuesByKey, valueText } from '../../../test/harness/kafka-reader.js'
 import type { DeadLetterReason } from '../src/pipeline/record.js'
 import { KafkaSink, type KafkaSinkOptions } from '../src/sinks/kafka/kafka-sink.js'
 import type { SinkRecord } from '../src/sinks/sink.js'
-import { deduplicated, readTopic, valuesByKey, valueText } from './support/kafka.js'
 import { collectingLogger, fact, plainConfig, startKafkaWithPorts } from './support/sink.js'
 
 // A private broker that refuses record batches over 16 KiB, and that the tests stop and start.

@@ -2,10 +2,10 @@ import { freePort } from '@factlib/dev/embedded-postgres'
 import { Kafka, logLevel } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { kafkaBrokers, kafkaUnavailable, uniqueName } from '../../../test/harness/index.js'
+import { readTopic, valuesByKey, valueText } from '../../../test/harness/kafka-reader.js'
 import type { DeadLetterReason } from '../src/pipeline/record.js'
 import { KafkaSink, type KafkaSinkOptions } from '../src/sinks/kafka/kafka-sink.js'
 import type { SinkRecord } from '../src/sinks/sink.js'
-import { readTopic, valuesByKey, valueText } from './support/kafka.js'
 import { collectingLogger, fact, plainConfig } from './support/sink.js'
 
 // Partitions the Java client (org.apache.kafka.common.utils.Utils.murmur2, kafka-clients 3.9.2) gives these

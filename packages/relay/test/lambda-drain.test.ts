@@ -12,9 +12,9 @@ import {
   uniqueName,
   withClient,
 } from '../../../test/harness/index.js'
+import { readTopic } from '../../../test/harness/kafka-reader.js'
 import type { DrainSummary, LambdaContext } from '../src/lambda.js'
 import { METRICS } from '../src/observability/metric-names.js'
-import { readTopic } from './support/kafka.js'
 import { confirmedFlush } from './support/slot.js'
 
 const db = await freshDatabase('lambda')

@@ -4,8 +4,8 @@ import pg from 'pg'
 import { describe, expect, test } from 'vitest'
 import { relayEnv, startRelayProcess } from '../../../test/harness/cli.js'
 import { freshDatabase, kafkaBrokers, kafkaUnavailable, uniqueName } from '../../../test/harness/index.js'
+import { createTopics, readTopics } from '../../../test/harness/kafka-reader.js'
 import { createWalReader } from '../../../test/harness/wal.js'
-import { createTopics, readTopics } from './support/kafka.js'
 
 const CRASHES = 20
 const MAX_INFLIGHT_BYTES = 1024 * 1024

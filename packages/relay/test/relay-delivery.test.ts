@@ -11,8 +11,8 @@ import {
   uniqueName,
   withClient,
 } from '../../../test/harness/index.js'
+import { type Consumed, readTopics } from '../../../test/harness/kafka-reader.js'
 import { createWalReader } from '../../../test/harness/wal.js'
-import { type Consumed, readTopics } from './support/kafka.js'
 import { currentWalLsn, waitForConfirmed } from './support/slot.js'
 
 const stops: Array<() => Promise<unknown>> = []

@@ -8,10 +8,10 @@ import {
   uniqueName,
   withClient,
 } from '../../../test/harness/index.js'
+import { readTopic } from '../../../test/harness/kafka-reader.js'
 import { createWalReader } from '../../../test/harness/wal.js'
 import type { DrainSummary } from '../src/relay/drain.js'
 import { parseLsn } from '../src/wal/lsn.js'
-import { readTopic } from './support/kafka.js'
 import { confirmedFlush } from './support/slot.js'
 
 const db = await freshDatabase('drain')

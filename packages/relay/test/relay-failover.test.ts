@@ -9,9 +9,9 @@ import {
   waitFor,
   withClient,
 } from '../../../test/harness/index.js'
+import { type Consumed, deduplicated, readTopics, valueText } from '../../../test/harness/kafka-reader.js'
 import { promote, startReplicaPair, waitForSyncedSlot } from '../../../test/harness/standby.js'
 import { startTcpProxy } from '../../../test/harness/tcp-proxy.js'
-import { type Consumed, deduplicated, readTopics, valueText } from './support/kafka.js'
 
 interface Committed {
   id: string

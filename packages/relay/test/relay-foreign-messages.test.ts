@@ -10,7 +10,7 @@ import {
   uniqueName,
   withClient,
 } from '../../../test/harness/index.js'
-import { createTopics, readTopics, totalRecords } from './support/kafka.js'
+import { createTopics, readTopics, totalRecords } from '../../../test/harness/kafka-reader.js'
 import { currentWalLsn, waitForConfirmed } from './support/slot.js'
 
 const FACTS = 120

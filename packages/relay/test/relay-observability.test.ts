@@ -11,13 +11,13 @@ import {
   waitFor,
   withClient,
 } from '../../../test/harness/index.js'
+import { readTopics } from '../../../test/harness/kafka-reader.js'
 import { parseConfig } from '../src/config/config.js'
 import { silentLogger } from '../src/observability/log.js'
 import { METRIC_DIMENSION, METRICS } from '../src/observability/metric-names.js'
 import { RelayMetrics } from '../src/observability/metrics.js'
 import { startRelay } from '../src/relay/start-relay.js'
 import { StdoutSink } from '../src/sinks/stdout.js'
-import { readTopics } from './support/kafka.js'
 import { invalidateSlot } from './support/slot.js'
 
 describe.skipIf(kafkaUnavailable())('observability', () => {

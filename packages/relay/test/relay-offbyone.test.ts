@@ -10,9 +10,9 @@ import {
   waitFor,
   withClient,
 } from '../../../test/harness/index.js'
+import { createTopics, readTopics } from '../../../test/harness/kafka-reader.js'
 import { createWalReader } from '../../../test/harness/wal.js'
 import { parseLsn } from '../src/wal/lsn.js'
-import { createTopics, readTopics } from './support/kafka.js'
 import { confirmedFlush } from './support/slot.js'
 
 // PostgreSQL skips, after a restart, every transaction whose commit record starts before the confirmed

@@ -9,7 +9,7 @@ import {
   waitFor,
   withClient,
 } from '../../../test/harness/index.js'
-import { readTopics } from './support/kafka.js'
+import { readTopics } from '../../../test/harness/kafka-reader.js'
 
 const server = privatePostgres()
 

@@ -3,8 +3,8 @@ import pg from 'pg'
 import { describe, expect, test } from 'vitest'
 import { relayEnv, startRelayProcess } from '../../../test/harness/cli.js'
 import { freshDatabase, kafkaBrokers, kafkaUnavailable, uniqueName } from '../../../test/harness/index.js'
+import { createTopics, readTopics, totalRecords } from '../../../test/harness/kafka-reader.js'
 import { formatLsn, parseLsn } from '../src/wal/lsn.js'
-import { createTopics, readTopics, totalRecords } from './support/kafka.js'
 import { confirmedFlush } from './support/slot.js'
 
 describe.skipIf(kafkaUnavailable())('graceful shutdown', () => {

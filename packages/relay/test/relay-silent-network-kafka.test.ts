@@ -10,10 +10,10 @@ import {
   waitFor,
   withClient,
 } from '../../../test/harness/index.js'
+import { readTopics } from '../../../test/harness/kafka-reader.js'
 import { startTcpProxy } from '../../../test/harness/tcp-proxy.js'
 import { createWalReader } from '../../../test/harness/wal.js'
 import { parseLsn } from '../src/wal/lsn.js'
-import { readTopics } from './support/kafka.js'
 import { confirmedFlush } from './support/slot.js'
 
 const REQUEST_TIMEOUT_SECONDS = 3

@@ -18,10 +18,10 @@ import {
   waitFor,
   withClient,
 } from '../../../test/harness/index.js'
+import { readTopic } from '../../../test/harness/kafka-reader.js'
 import type { StatusReport } from '../src/cli/commands/status.js'
 import { METRICS } from '../src/observability/metric-names.js'
 import type { RelayStatus } from '../src/relay/relay-state.js'
-import { readTopic } from './support/kafka.js'
 import { startKafkaWithPorts } from './support/sink.js'
 
 const STALL_SECONDS = 2

@@ -8,7 +8,7 @@ import {
   uniqueName,
   withClient,
 } from '../../../test/harness/index.js'
-import { readTopics } from './support/kafka.js'
+import { readTopics } from '../../../test/harness/kafka-reader.js'
 
 describe.skipIf(kafkaUnavailable())('two relays on one slot', () => {
   test('one streams, the other waits as a hot standby and takes over within 10 s of the first dying', async () => {

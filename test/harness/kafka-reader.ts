@@ -1,7 +1,7 @@
 import { Admin, Consumer } from '@platformatic/kafka'
 import { type IHeaders, Kafka, type KafkaConfig as KafkaJsConfig, type KafkaMessage, logLevel } from 'kafkajs'
-import { uniqueName } from '../../../../test/harness/names.js'
-import { waitFor } from '../../../../test/harness/wait.js'
+import { uniqueName } from './names.js'
+import { waitFor } from './wait.js'
 
 /** A record as a consumer sees it: the one shape both readers below return. */
 export interface Consumed {
