@@ -1,3 +1,5 @@
+// Over 300 lines on purpose: the one place every setting is declared with its documentation and default
+// (CONFIG_VARIABLES, which --help, the README and the infra spec read) and parsed with its rule.
 import { FactlibError } from '@factlib/emit'
 import type { LogLevel } from '../observability/log.js'
 import { DEFAULT_METRICS_NAMESPACE } from '../observability/metric-names.js'
