@@ -1,7 +1,8 @@
 /// <reference path="./.sst/platform/config.d.ts" />
 
-// `sst deploy --stage prod`: the relay on ECS Fargate, MSK Serverless (or an existing MSK cluster), alarms
-// and a dashboard. Every decision lives in infra/spec; this file only wires SST's components to it. SST
+// `sst deploy --stage prod`: the relay on ECS Fargate (service mode) or as a Lambda function draining the slot
+// on an EventBridge schedule (FACTLIB_DEPLOY_MODE=schedule), MSK Serverless (or an existing MSK cluster),
+// alarms and a dashboard. Every decision lives in infra/spec; this file only wires SST's components to it. SST
 // forbids top-level imports here, so modules are imported inside run(). See infra/README.md.
 export default $config({
   app(input) {
@@ -18,7 +19,10 @@ export default $config({
     const settings = infra.readDeploySettings(process.env)
     const name = `factlib-relay-${$app.stage}`
 
-    const vpc = settings.vpc ? undefined : new sst.aws.Vpc('Vpc', { az: 2 })
+    // The NAT step: schedule mode (a Lambda in a VPC has no public IP) and a database outside the VPC need
+    // one; FACTLIB_DEPLOY_NAT=ec2 picks SST's cheaper NAT instance, FACTLIB_DEPLOY_NAT=none skips it.
+    const nat = infra.vpcNat(settings)
+    const vpc = settings.vpc ? undefined : new sst.aws.Vpc('Vpc', { az: 2, ...(nat ? { nat } : {}) })
     const network = vpc
       ? { vpc, subnets: vpc.privateSubnets, securityGroups: vpc.securityGroups }
       : {
@@ -32,12 +36,6 @@ export default $config({
           securityGroups: settings.vpc!.securityGroupIds,
         }
 
-    const cluster = new sst.aws.Cluster('Cluster', {
-      vpc: network.vpc,
-      // Container Insights gives the dashboard its running and desired task counts.
-      transform: { cluster: { settings: [{ name: 'containerInsights', value: 'enabled' }] } },
-    })
-
     const msk = settings.mskClusterArn
       ? undefined
       : infra.createMskServerless('Kafka', {
@@ -46,15 +44,11 @@ export default $config({
           securityGroupIds: network.securityGroups,
         })
 
-    const databaseSecretArn =
-      settings.databaseSecretArn ??
-      infra.createDatabaseSecret('DatabaseUrlSecret', {
-        secretName: `${name}/database-url`,
-        url: new sst.Secret('DatabaseUrl').value,
-      })
-
     const spec = relaySpec<$util.Input<string>>({
       name,
+      mode: settings.mode,
+      ...(settings.scheduleMinutes ? { schedule: { intervalMinutes: settings.scheduleMinutes } } : {}),
+      databaseHost: settings.databaseHost,
       slot: settings.slot,
       sources: settings.sources,
       standby: settings.standby,
@@ -64,21 +58,59 @@ export default $config({
       database: settings.rdsInstance ? { instanceIdentifier: settings.rdsInstance } : undefined,
     })
 
-    const relay = new sst.aws.Service('Relay', infra.relayServiceArgs({ cluster, spec, databaseSecretArn }))
+    const region = aws.getRegionOutput().region
+    const kafka = msk ? msk.arn : settings.mskClusterArn
 
+    if (spec.schedule) {
+      // Lambda injects no secrets: the URL goes into the function's encrypted environment at deploy time.
+      const databaseUrl = settings.databaseSecretArn
+        ? infra.readDatabaseUrl(settings.databaseSecretArn)
+        : new sst.Secret('DatabaseUrl').value
+      const { buildRelayLambda } = await import('./infra/lambda/bundle.js')
+      const relay = infra.createRelaySchedule('Relay', {
+        spec,
+        bundleDirectory: await buildRelayLambda(`${$cli.paths.root}/.sst/artifacts/factlib-relay-lambda`),
+        subnetIds: network.subnets,
+        securityGroupIds: network.securityGroups,
+        databaseUrl,
+      })
+      const monitoring = infra.createRelayMonitoring('Relay', {
+        spec,
+        functionName: relay.function.name,
+        alarmEmails: settings.alarmEmails,
+      })
+      return {
+        function: relay.function.name,
+        schedule: spec.schedule.expression,
+        alarmTopic: monitoring.topic.arn,
+        dashboard: $interpolate`https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#dashboards/dashboard/${monitoring.dashboard.dashboardName}`,
+        kafka,
+      }
+    }
+
+    const cluster = new sst.aws.Cluster('Cluster', {
+      vpc: network.vpc,
+      // Container Insights gives the dashboard its running and desired task counts.
+      transform: { cluster: { settings: [{ name: 'containerInsights', value: 'enabled' }] } },
+    })
+    const databaseSecretArn =
+      settings.databaseSecretArn ??
+      infra.createDatabaseSecret('DatabaseUrlSecret', {
+        secretName: `${name}/database-url`,
+        url: new sst.Secret('DatabaseUrl').value,
+      })
+    const relay = new sst.aws.Service('Relay', infra.relayServiceArgs({ cluster, spec, databaseSecretArn }))
     const monitoring = infra.createRelayMonitoring('Relay', {
       spec,
       clusterName: cluster.nodes.cluster.name,
       serviceName: relay.nodes.service.name,
       alarmEmails: settings.alarmEmails,
     })
-
-    const region = aws.getRegionOutput().region
     return {
       service: relay.nodes.service.name,
       alarmTopic: monitoring.topic.arn,
       dashboard: $interpolate`https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#dashboards/dashboard/${monitoring.dashboard.dashboardName}`,
-      kafka: msk ? msk.arn : settings.mskClusterArn,
+      kafka,
     }
   },
 })

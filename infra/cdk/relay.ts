@@ -1,15 +1,18 @@
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Duration, Fn, Stack, Token } from 'aws-cdk-lib'
+import { AssetHashType, DockerImage, Duration, Fn, Stack, Token } from 'aws-cdk-lib'
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch'
-import type * as ec2 from 'aws-cdk-lib/aws-ec2'
+import * as ec2 from 'aws-cdk-lib/aws-ec2'
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets'
 import * as ecs from 'aws-cdk-lib/aws-ecs'
 import * as iam from 'aws-cdk-lib/aws-iam'
+import * as lambda from 'aws-cdk-lib/aws-lambda'
 import * as logs from 'aws-cdk-lib/aws-logs'
+import * as scheduler from 'aws-cdk-lib/aws-scheduler'
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager'
 import * as sns from 'aws-cdk-lib/aws-sns'
 import { Construct } from 'constructs'
+import { buildRelayLambdaSync } from '../lambda/bundle.js'
 import {
   type AlarmKey,
   dashboardBody,
@@ -27,8 +30,11 @@ const REPOSITORY_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..'
 export interface FactlibRelayProps {
   /** The VPC of the database; the relay needs a route to the database, MSK, ECR, CloudWatch and Secrets Manager. */
   vpc: ec2.IVpc
-  /** The ECS cluster to run in. Enable Container Insights on it for the dashboard's task counts. */
-  cluster: ecs.ICluster
+  /**
+   * Service mode: the ECS cluster to run in (required). Enable Container Insights on it for the dashboard's
+   * task counts. Schedule mode runs no task and takes none.
+   */
+  cluster?: ecs.ICluster
   /** The secret holding the PostgreSQL URL; injected as the container's `DATABASE_URL` secret. */
   databaseSecret: secretsmanager.ISecret
   /** The JSON key of the URL when the secret is a JSON object. @default the whole secret is the URL */
@@ -39,7 +45,12 @@ export interface FactlibRelayProps {
   options?: Omit<RelayDeploymentOptions, 'kafka'>
   /** @default the image built from packages/relay/Dockerfile for linux/arm64 */
   image?: ecs.ContainerImage
-  /** @default the VPC's private subnets */
+  /** Schedule mode. @default the bundle of `@factlib/relay/lambda`, built with esbuild at synth time */
+  code?: lambda.Code
+  /**
+   * @default the VPC's private subnets. In schedule mode they need a NAT gateway to reach a database outside
+   * the VPC (Neon): a Lambda function in a VPC never has a public IP.
+   */
   vpcSubnets?: ec2.SubnetSelection
   /** @default a new security group with all outbound traffic allowed */
   securityGroups?: ec2.ISecurityGroup[]
@@ -48,9 +59,11 @@ export interface FactlibRelayProps {
 }
 
 /**
- * The factlib relay on ECS Fargate: one task (or an active one and a hot standby) streaming the slot to
- * Kafka, with its log group, task-role IAM for MSK, alarms on an SNS topic and a lag dashboard, all from
- * the same spec `sst deploy` uses. No load balancer: nothing calls the relay.
+ * The factlib relay. Service mode (the default): on ECS Fargate, one task (or an active one and a hot
+ * standby) streaming the slot to Kafka; no load balancer, nothing calls it. Schedule mode
+ * (`options.mode: 'schedule'`): a Lambda function in the VPC draining the slot on an EventBridge Scheduler
+ * schedule. Either way with its log group, IAM for MSK, alarms on an SNS topic and a lag dashboard, all from
+ * the same spec `sst deploy` uses.
  *
  * @example
  * ```ts
@@ -67,8 +80,12 @@ export interface FactlibRelayProps {
  */
 export class FactlibRelay extends Construct implements ec2.IConnectable {
   readonly spec: RelaySpec
-  readonly service: ecs.FargateService
-  readonly taskDefinition: ecs.FargateTaskDefinition
+  /** Service mode. */
+  readonly service?: ecs.FargateService
+  readonly taskDefinition?: ecs.FargateTaskDefinition
+  /** Schedule mode. */
+  readonly function?: lambda.Function
+  readonly schedule?: scheduler.CfnSchedule
   readonly logGroup: logs.LogGroup
   readonly alarmTopic: sns.ITopic
   readonly alarms: Partial<Record<AlarmKey, cloudwatch.CfnAlarm>> = {}
@@ -77,7 +94,6 @@ export class FactlibRelay extends Construct implements ec2.IConnectable {
   constructor(scope: Construct, id: string, props: FactlibRelayProps) {
     super(scope, id)
     const spec = relaySpec({ ...props.options, kafka: props.kafka })
-    const { container, service } = spec
     this.spec = spec
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
@@ -85,62 +101,20 @@ export class FactlibRelay extends Construct implements ec2.IConnectable {
       retention: spec.logs.retentionDays as logs.RetentionDays,
     })
 
-    this.taskDefinition = new ecs.FargateTaskDefinition(this, 'Task', {
-      cpu: container.cpu,
-      memoryLimitMiB: container.memoryMiB,
-      runtimePlatform: {
-        cpuArchitecture: ecs.CpuArchitecture.ARM64,
-        operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
-      },
-    })
-    this.taskDefinition.addContainer('Relay', {
-      containerName: container.name,
-      image:
-        props.image ??
-        ecs.ContainerImage.fromAsset(REPOSITORY_ROOT, {
-          file: container.image.dockerfile,
-          platform: Platform.LINUX_ARM64,
-        }),
-      command: [...container.command],
-      environment: container.environment as Record<string, string>,
-      secrets: {
-        DATABASE_URL: ecs.Secret.fromSecretsManager(props.databaseSecret, props.databaseSecretField),
-      },
-      healthCheck: {
-        command: container.healthCheck.command,
-        interval: Duration.seconds(container.healthCheck.intervalSeconds),
-        timeout: Duration.seconds(container.healthCheck.timeoutSeconds),
-        retries: container.healthCheck.retries,
-        startPeriod: Duration.seconds(container.healthCheck.startPeriodSeconds),
-      },
-      stopTimeout: Duration.seconds(container.stopTimeoutSeconds),
-      linuxParameters: new ecs.LinuxParameters(this, 'Linux', {
-        initProcessEnabled: container.initProcessEnabled,
-      }),
-      logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'relay' }),
-    })
-    if (props.kafka.kind === 'msk-iam') {
-      const clusterArn = props.kafka.clusterArn
-      for (const statement of spec.iam)
-        this.taskDefinition.addToTaskRolePolicy(
-          new iam.PolicyStatement({
-            actions: statement.actions,
-            resources: mskArns(clusterArn, statement.resource),
-          }),
-        )
+    let names: { clusterName?: string; serviceName?: string; functionName?: string }
+    if (spec.schedule) {
+      const relay = this.createSchedule(spec, props)
+      this.function = relay.function
+      this.schedule = relay.schedule
+      this.connectionsOf = relay.function.connections
+      names = { functionName: relay.function.functionName }
+    } else {
+      const relay = this.createService(spec, props)
+      this.taskDefinition = relay.taskDefinition
+      this.service = relay.service
+      this.connectionsOf = relay.service.connections
+      names = { clusterName: relay.service.cluster.clusterName, serviceName: relay.service.serviceName }
     }
-
-    this.service = new ecs.FargateService(this, 'Service', {
-      cluster: props.cluster,
-      taskDefinition: this.taskDefinition,
-      desiredCount: service.desiredCount,
-      minHealthyPercent: service.minimumHealthyPercent,
-      maxHealthyPercent: service.maximumPercent,
-      circuitBreaker: service.circuitBreaker,
-      ...(props.vpcSubnets ? { vpcSubnets: props.vpcSubnets } : {}),
-      ...(props.securityGroups ? { securityGroups: props.securityGroups } : {}),
-      assignPublicIp: false,
-    })
 
     this.alarmTopic =
       props.alarmTopic ?? new sns.Topic(this, 'AlarmTopic', { topicName: spec.alarmTopicName })
@@ -170,18 +144,147 @@ export class FactlibRelay extends Construct implements ec2.IConnectable {
       dashboardBody: stack.toJsonString(
         dashboardBody(spec, {
           region: stack.region,
-          clusterName: props.cluster.clusterName,
-          serviceName: this.service.serviceName,
+          ...names,
           alarmArns,
         }),
       ),
     })
   }
 
+  private readonly connectionsOf: ec2.Connections
+
   /** The relay's security group(s): allow them into the database, e.g. `db.connections.allowDefaultPortFrom(relay)`. */
   get connections(): ec2.Connections {
-    return this.service.connections
+    return this.connectionsOf
   }
+
+  private createService(spec: RelaySpec, props: FactlibRelayProps) {
+    const { container, service } = spec
+    if (!props.cluster)
+      throw new Error("FactlibRelay: service mode needs a cluster (or set options.mode: 'schedule')")
+    const taskDefinition = new ecs.FargateTaskDefinition(this, 'Task', {
+      cpu: container.cpu,
+      memoryLimitMiB: container.memoryMiB,
+      runtimePlatform: {
+        cpuArchitecture: ecs.CpuArchitecture.ARM64,
+        operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+      },
+    })
+    taskDefinition.addContainer('Relay', {
+      containerName: container.name,
+      image:
+        props.image ??
+        ecs.ContainerImage.fromAsset(REPOSITORY_ROOT, {
+          file: container.image.dockerfile,
+          platform: Platform.LINUX_ARM64,
+        }),
+      command: [...container.command],
+      environment: container.environment as Record<string, string>,
+      secrets: {
+        DATABASE_URL: ecs.Secret.fromSecretsManager(props.databaseSecret, props.databaseSecretField),
+      },
+      healthCheck: {
+        command: container.healthCheck.command,
+        interval: Duration.seconds(container.healthCheck.intervalSeconds),
+        timeout: Duration.seconds(container.healthCheck.timeoutSeconds),
+        retries: container.healthCheck.retries,
+        startPeriod: Duration.seconds(container.healthCheck.startPeriodSeconds),
+      },
+      stopTimeout: Duration.seconds(container.stopTimeoutSeconds),
+      linuxParameters: new ecs.LinuxParameters(this, 'Linux', {
+        initProcessEnabled: container.initProcessEnabled,
+      }),
+      logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'relay' }),
+    })
+    for (const statement of mskPolicyStatements(spec)) taskDefinition.addToTaskRolePolicy(statement)
+
+    const fargateService = new ecs.FargateService(this, 'Service', {
+      cluster: props.cluster,
+      taskDefinition,
+      desiredCount: service.desiredCount,
+      minHealthyPercent: service.minimumHealthyPercent,
+      maxHealthyPercent: service.maximumPercent,
+      circuitBreaker: service.circuitBreaker,
+      ...(props.vpcSubnets ? { vpcSubnets: props.vpcSubnets } : {}),
+      ...(props.securityGroups ? { securityGroups: props.securityGroups } : {}),
+      assignPublicIp: false,
+    })
+
+    return { taskDefinition, service: fargateService }
+  }
+
+  /** Schedule mode: the function in the VPC, its async invoke settings, and the schedule invoking it. */
+  private createSchedule(spec: RelaySpec, props: FactlibRelayProps) {
+    const schedule = spec.schedule!
+    const databaseUrl = props.databaseSecretField
+      ? props.databaseSecret.secretValueFromJson(props.databaseSecretField)
+      : props.databaseSecret.secretValue
+    const fn = new lambda.Function(this, 'Function', {
+      functionName: schedule.functionName,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      handler: schedule.handler,
+      code: props.code ?? relayLambdaCode(),
+      memorySize: schedule.memoryMiB,
+      timeout: Duration.seconds(schedule.timeoutSeconds),
+      reservedConcurrentExecutions: schedule.reservedConcurrency,
+      retryAttempts: schedule.maximumRetryAttempts,
+      maxEventAge: Duration.seconds(schedule.maximumEventAgeSeconds),
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      ...(props.securityGroups ? { securityGroups: props.securityGroups } : {}),
+      environment: {
+        ...(schedule.environment as Record<string, string>),
+        // Lambda injects no secrets: CloudFormation resolves this dynamic reference at deploy time, so the
+        // URL is in the function's (KMS-encrypted) configuration, never in the template.
+        DATABASE_URL: databaseUrl.unsafeUnwrap(),
+      },
+      logGroup: this.logGroup,
+      loggingFormat: lambda.LoggingFormat.TEXT,
+    })
+    for (const statement of mskPolicyStatements(spec)) fn.addToRolePolicy(statement)
+    const role = new iam.Role(this, 'SchedulerRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com'),
+    })
+    fn.grantInvoke(role)
+    const cfnSchedule = new scheduler.CfnSchedule(this, 'Schedule', {
+      name: schedule.functionName,
+      scheduleExpression: schedule.expression,
+      flexibleTimeWindow: { mode: schedule.flexibleTimeWindow },
+      target: { arn: fn.functionArn, roleArn: role.roleArn, retryPolicy: schedule.schedulerRetryPolicy },
+    })
+    return { function: fn, schedule: cfnSchedule }
+  }
+}
+
+/** The bundle of `@factlib/relay/lambda`, built by esbuild on this machine at synth time (no Docker). */
+function relayLambdaCode(): lambda.Code {
+  return lambda.Code.fromAsset(resolve(REPOSITORY_ROOT, 'infra/lambda'), {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      // Used only when local bundling fails; it does not here.
+      image: DockerImage.fromRegistry('public.ecr.aws/sam/build-nodejs22.x'),
+      local: {
+        tryBundle(outputDir: string) {
+          buildRelayLambdaSync(outputDir)
+          return true
+        },
+      },
+    },
+  })
+}
+
+/** The spec's MSK statements as IAM statements (none for plain brokers). */
+function mskPolicyStatements(spec: RelaySpec): iam.PolicyStatement[] {
+  if (spec.kafka.kind !== 'msk-iam') return []
+  const clusterArn = spec.kafka.clusterArn
+  return spec.iam.map(
+    (statement) =>
+      new iam.PolicyStatement({
+        actions: statement.actions,
+        resources: mskArns(clusterArn, statement.resource),
+      }),
+  )
 }
 
 /** MSK ARNs for a statement; a cluster ARN that is still a token is split by CloudFormation instead. */

@@ -9,7 +9,9 @@ import type { AlarmOptions } from './options.js'
  * | --- | --- | --- |
  * | slot-lag-bytes | relay `SlotLagBytes` (Maximum) | WAL held by the slot stays above the threshold |
  * | slot-lag-seconds | relay `SlotLagSeconds` (Maximum) | the oldest unconfirmed commit is older than the threshold |
- * | heartbeat-missing | relay `Heartbeat` (Maximum) | no relay is streaming the slot (missing data breaches) |
+ * | heartbeat-missing | relay `Heartbeat` (Maximum) | service mode: no relay is streaming the slot (missing data breaches) |
+ * | runs-missing | Lambda `Invocations` (Sum) | schedule mode: no run for two intervals (missing data breaches) |
+ * | run-errors | Lambda `Errors` (Sum) | schedule mode: two runs in a row failed or timed out |
  * | dead-letters | relay `DeadLettered` (Sum) | any fact went to the dead-letter topic |
  * | sink-stalled | relay `SinkStallSeconds` (Maximum) | the sink has not acknowledged a batch for longer than `FACTLIB_STALL_SECONDS` |
  * | db-slot-lag | RDS `OldestReplicationSlotLag` (Maximum) | backstop when the relay cannot report at all |
@@ -19,6 +21,8 @@ export type AlarmKey =
   | 'slotLagBytes'
   | 'slotLagSeconds'
   | 'heartbeatMissing'
+  | 'runsMissing'
+  | 'runErrors'
   | 'deadLetters'
   | 'sinkStalled'
   | 'databaseSlotLag'
@@ -67,7 +71,17 @@ export interface AlarmInput {
   stallSeconds: number
   database: { instanceIdentifier: string } | undefined
   options: AlarmOptions | undefined
+  /**
+   * Schedule mode: the function and its interval. The relay reports only while a run lasts, so relay alarms
+   * take one interval per period, and the function's runs and errors replace the heartbeat.
+   */
+  schedule?: { functionName: string; intervalMinutes: number }
 }
+
+/** CloudWatch evaluates at most one day of periods. */
+const MAX_WINDOW_SECONDS = 86_400
+const fitWindow = (periods: number, periodSeconds: number) =>
+  Math.max(1, Math.min(periods, Math.floor(MAX_WINDOW_SECONDS / periodSeconds)))
 
 export function relayAlarms({
   name,
@@ -77,12 +91,21 @@ export function relayAlarms({
   stallSeconds,
   database,
   options = {},
+  schedule,
 }: AlarmInput): AlarmSpec[] {
+  const intervalSeconds = schedule ? schedule.intervalMinutes * 60 : undefined
   const lagBytes = options.slotLagBytes ?? ALARM_DEFAULTS.slotLagBytes
-  const lagSeconds = options.slotLagSeconds ?? ALARM_DEFAULTS.slotLagSeconds
+  // Between runs facts wait up to an interval by design: lag pages past two.
+  const lagSeconds =
+    options.slotLagSeconds ?? (intervalSeconds ? 2 * intervalSeconds : ALARM_DEFAULTS.slotLagSeconds)
+  const relayLag = options.lag ?? (intervalSeconds ? windowOf(2, 3, intervalSeconds) : ALARM_DEFAULTS.lag)
   const lag = options.lag ?? ALARM_DEFAULTS.lag
   const heartbeatPeriods = options.heartbeatMissingPeriods ?? ALARM_DEFAULTS.heartbeatMissingPeriods
-  const relay = { namespace, dimensions: { [METRIC_DIMENSION]: slot }, periodSeconds }
+  const relay = {
+    namespace,
+    dimensions: { [METRIC_DIMENSION]: slot },
+    periodSeconds: intervalSeconds ?? periodSeconds,
+  }
 
   const alarms: AlarmSpec[] = [
     alarm({
@@ -94,7 +117,7 @@ export function relayAlarms({
       ...relay,
       metricName: RELAY_METRICS.slotLagBytes,
       statistic: 'Maximum',
-      ...lag,
+      ...relayLag,
       threshold: lagBytes,
       comparisonOperator: 'GreaterThanThreshold',
       // A dead relay reports nothing: keep the last state; heartbeat-missing reports the death itself.
@@ -109,27 +132,31 @@ export function relayAlarms({
       ...relay,
       metricName: RELAY_METRICS.slotLagSeconds,
       statistic: 'Maximum',
-      ...lag,
+      ...relayLag,
       threshold: lagSeconds,
       comparisonOperator: 'GreaterThanThreshold',
       treatMissingData: 'ignore',
     }),
-    alarm({
-      key: 'heartbeatMissing',
-      name: `${name}-heartbeat-missing`,
-      meaning: `No relay has streamed slot ${slot} for ${heartbeatPeriods} periods of ${periodSeconds} s.`,
-      runbook:
-        'Facts are not being relayed. Check the ECS service events and the task logs: a config error (exit 2), an unreachable database or Kafka, a missing slot (needs FACTLIB_CREATE_SLOT=force after a deliberate drop), or wal_status=lost (facts are gone: re-snapshot consumers).',
-      ...relay,
-      metricName: RELAY_METRICS.heartbeat,
-      statistic: 'Maximum',
-      evaluationPeriods: heartbeatPeriods,
-      datapointsToAlarm: heartbeatPeriods,
-      threshold: 1,
-      comparisonOperator: 'LessThanThreshold',
-      // The relay emits Heartbeat only while it owns the slot; silence is the failure.
-      treatMissingData: 'breaching',
-    }),
+    ...(schedule && intervalSeconds
+      ? scheduleAlarms(name, slot, schedule.functionName, intervalSeconds)
+      : [
+          alarm({
+            key: 'heartbeatMissing',
+            name: `${name}-heartbeat-missing`,
+            meaning: `No relay has streamed slot ${slot} for ${heartbeatPeriods} periods of ${periodSeconds} s.`,
+            runbook:
+              'Facts are not being relayed. Check the ECS service events and the task logs: a config error (exit 2), an unreachable database or Kafka, a missing slot (needs FACTLIB_CREATE_SLOT=force after a deliberate drop), or wal_status=lost (facts are gone: re-snapshot consumers).',
+            ...relay,
+            metricName: RELAY_METRICS.heartbeat,
+            statistic: 'Maximum',
+            evaluationPeriods: heartbeatPeriods,
+            datapointsToAlarm: heartbeatPeriods,
+            threshold: 1,
+            comparisonOperator: 'LessThanThreshold',
+            // The relay emits Heartbeat only while it owns the slot; silence is the failure.
+            treatMissingData: 'breaching',
+          }),
+        ]),
     alarm({
       key: 'deadLetters',
       name: `${name}-dead-letters`,
@@ -202,9 +229,63 @@ export function relayAlarms({
   return alarms
 }
 
+/** `datapointsToAlarm` of `evaluationPeriods` periods, shortened to fit CloudWatch's one-day window. */
+function windowOf(datapointsToAlarm: number, evaluationPeriods: number, periodSeconds: number) {
+  const periods = fitWindow(evaluationPeriods, periodSeconds)
+  return { datapointsToAlarm: Math.min(datapointsToAlarm, periods), evaluationPeriods: periods }
+}
+
+/** Schedule mode's replacement for heartbeat-missing: the function's own runs and errors, per interval. */
+function scheduleAlarms(
+  name: string,
+  slot: string,
+  functionName: string,
+  intervalSeconds: number,
+): AlarmSpec[] {
+  const lambda = {
+    namespace: AWS_METRICS.lambda.namespace,
+    dimensions: { [AWS_METRICS.lambda.dimension]: functionName },
+    periodSeconds: intervalSeconds,
+    statistic: 'Sum' as const,
+  }
+  const two = fitWindow(2, intervalSeconds)
+  return [
+    alarm({
+      key: 'runsMissing',
+      name: `${name}-runs-missing`,
+      meaning: `The schedule has not invoked ${functionName} (slot ${slot}) for ${two} intervals of ${intervalSeconds} s.`,
+      runbook:
+        'Facts are not being relayed. Check that the schedule is ENABLED and its role may invoke the function, and the function exists and is not throttled (reserved concurrency 1). Silence counts as breaching.',
+      ...lambda,
+      metricName: AWS_METRICS.lambda.invocations,
+      evaluationPeriods: two,
+      datapointsToAlarm: two,
+      threshold: 1,
+      comparisonOperator: 'LessThanThreshold',
+      treatMissingData: 'breaching',
+    }),
+    alarm({
+      key: 'runErrors',
+      name: `${name}-run-errors`,
+      meaning: `Drain runs of ${functionName} (slot ${slot}) failed or timed out in ${two} intervals in a row.`,
+      runbook:
+        "Read the function's log (the same log group as the relay's): a configuration error, an unreachable database (a Lambda in a VPC reaches the internet only through a NAT gateway) or Kafka, a missing slot (FACTLIB_CREATE_SLOT=force after a deliberate drop), or wal_status=lost (facts are gone: re-snapshot consumers). A run that found the slot busy is not an error.",
+      ...lambda,
+      metricName: AWS_METRICS.lambda.errors,
+      evaluationPeriods: two,
+      datapointsToAlarm: two,
+      threshold: 0,
+      comparisonOperator: 'GreaterThanThreshold',
+      treatMissingData: 'notBreaching',
+    }),
+  ]
+}
+
 function alarm({ meaning, ...spec }: Omit<AlarmSpec, 'description'> & { meaning: string }): AlarmSpec {
   if (spec.datapointsToAlarm > spec.evaluationPeriods)
     throw new RangeError(`alarm ${spec.name}: datapointsToAlarm must not exceed evaluationPeriods`)
+  if (spec.evaluationPeriods * spec.periodSeconds > MAX_WINDOW_SECONDS)
+    throw new RangeError(`alarm ${spec.name}: evaluationPeriods × period exceeds CloudWatch's one day`)
   // CloudWatch caps alarm descriptions at 1024 characters.
   const description = `${meaning} Runbook: ${spec.runbook}`.slice(0, 1024)
   return { ...spec, description }

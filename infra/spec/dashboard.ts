@@ -5,9 +5,11 @@ import type { RelaySpec } from './spec.js'
 /** Names known only at deploy time (CDK tokens are fine: they resolve inside the JSON). */
 export interface DashboardRefs {
   region: string
-  /** ECS cluster and service names, for task count, CPU and memory. */
-  clusterName: string
-  serviceName: string
+  /** Service mode: ECS cluster and service names, for task count, CPU and memory. */
+  clusterName?: string
+  serviceName?: string
+  /** Schedule mode: the function's name, for runs, errors and duration. */
+  functionName?: string
   /** ARN of each alarm, for the alarm status widget. */
   alarmArns: Partial<Record<AlarmKey, string>>
 }
@@ -32,6 +34,9 @@ export interface Widget {
  * │ tasks & readers│ CPU and memory          │ alarm status                 │
  * └──────────────────────────────────────────────────────────────────────────┘
  * ```
+ *
+ * In schedule mode the last row shows the function instead: runs, errors, throttles and readers; run
+ * duration against the timeout.
  */
 export function dashboardBody(spec: RelaySpec<unknown>, refs: DashboardRefs): { widgets: Widget[] } {
   const { slot, alarms, database } = spec
@@ -43,7 +48,23 @@ export function dashboardBody(spec: RelaySpec<unknown>, refs: DashboardRefs): { 
     slot,
     options,
   ]
-  const service = ['ClusterName', refs.clusterName, 'ServiceName', refs.serviceName]
+  const schedule = spec.schedule
+  if (
+    schedule
+      ? refs.functionName === undefined
+      : refs.clusterName === undefined || refs.serviceName === undefined
+  )
+    throw new Error(
+      `dashboard refs: ${schedule ? 'functionName' : 'clusterName and serviceName'} required in ${spec.mode} mode`,
+    )
+  const service = ['ClusterName', refs.clusterName ?? '', 'ServiceName', refs.serviceName ?? '']
+  const fn = (metricName: string, options: Record<string, unknown>): MetricLine => [
+    AWS_METRICS.lambda.namespace,
+    metricName,
+    AWS_METRICS.lambda.dimension,
+    refs.functionName ?? '',
+    options,
+  ]
   const threshold = (key: AlarmKey) => {
     const alarm = alarms.find((candidate) => candidate.key === key)
     return alarm ? [{ label: `alarm: ${alarm.name}`, value: alarm.threshold, color: '#d62728' }] : []
@@ -151,38 +172,67 @@ export function dashboardBody(spec: RelaySpec<unknown>, refs: DashboardRefs): { 
         ],
         { annotations: { horizontal: threshold('deadLetters') } },
       ),
-      graph({ x: 0, y: 14, width: 8, height: 6 }, 'Tasks and active readers', [
-        [
-          AWS_METRICS.containerInsights.namespace,
-          AWS_METRICS.containerInsights.running,
-          ...service,
-          { stat: 'Maximum', label: 'running tasks' },
-        ],
-        [
-          AWS_METRICS.containerInsights.namespace,
-          AWS_METRICS.containerInsights.desired,
-          ...service,
-          { stat: 'Maximum', label: 'desired tasks' },
-        ],
-        relay(RELAY_METRICS.heartbeat, {
-          stat: 'SampleCount',
-          label: 'heartbeats (1 per period = one reader)',
-        }),
-      ]),
-      graph(
-        { x: 8, y: 14, width: 8, height: 6 },
-        'CPU and memory (% of task)',
-        [
-          [AWS_METRICS.ecs.namespace, AWS_METRICS.ecs.cpu, ...service, { stat: 'Maximum', label: 'CPU max' }],
-          [
-            AWS_METRICS.ecs.namespace,
-            AWS_METRICS.ecs.memory,
-            ...service,
-            { stat: 'Maximum', label: 'memory max' },
-          ],
-        ],
-        { yAxis: { left: { min: 0, max: 100 } } },
-      ),
+      ...(schedule
+        ? [
+            graph({ x: 0, y: 14, width: 8, height: 6 }, 'Runs, errors and active readers', [
+              fn(AWS_METRICS.lambda.invocations, { stat: 'Sum', label: 'runs (1 per interval)' }),
+              fn(AWS_METRICS.lambda.errors, { stat: 'Sum', label: 'failed runs', color: '#d62728' }),
+              fn(AWS_METRICS.lambda.throttles, { stat: 'Sum', label: 'throttled (a run still going)' }),
+              relay(RELAY_METRICS.heartbeat, { stat: 'SampleCount', label: 'heartbeats while draining' }),
+            ]),
+            graph(
+              { x: 8, y: 14, width: 8, height: 6 },
+              'Run duration (ms)',
+              [
+                fn(AWS_METRICS.lambda.duration, { stat: 'Maximum', label: 'longest run' }),
+                fn(AWS_METRICS.lambda.duration, { stat: 'Average', label: 'average run' }),
+              ],
+              {
+                annotations: {
+                  horizontal: [{ label: 'timeout', value: schedule.timeoutSeconds * 1000, color: '#d62728' }],
+                },
+              },
+            ),
+          ]
+        : [
+            graph({ x: 0, y: 14, width: 8, height: 6 }, 'Tasks and active readers', [
+              [
+                AWS_METRICS.containerInsights.namespace,
+                AWS_METRICS.containerInsights.running,
+                ...service,
+                { stat: 'Maximum', label: 'running tasks' },
+              ],
+              [
+                AWS_METRICS.containerInsights.namespace,
+                AWS_METRICS.containerInsights.desired,
+                ...service,
+                { stat: 'Maximum', label: 'desired tasks' },
+              ],
+              relay(RELAY_METRICS.heartbeat, {
+                stat: 'SampleCount',
+                label: 'heartbeats (1 per period = one reader)',
+              }),
+            ]),
+            graph(
+              { x: 8, y: 14, width: 8, height: 6 },
+              'CPU and memory (% of task)',
+              [
+                [
+                  AWS_METRICS.ecs.namespace,
+                  AWS_METRICS.ecs.cpu,
+                  ...service,
+                  { stat: 'Maximum', label: 'CPU max' },
+                ],
+                [
+                  AWS_METRICS.ecs.namespace,
+                  AWS_METRICS.ecs.memory,
+                  ...service,
+                  { stat: 'Maximum', label: 'memory max' },
+                ],
+              ],
+              { yAxis: { left: { min: 0, max: 100 } } },
+            ),
+          ]),
       {
         type: 'alarm',
         x: 16,

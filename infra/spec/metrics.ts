@@ -25,6 +25,15 @@ export const AWS_METRICS = {
     transactionLogsDiskUsage: 'TransactionLogsDiskUsage',
   },
   ecs: { namespace: 'AWS/ECS', cpu: 'CPUUtilization', memory: 'MemoryUtilization' },
+  // Schedule mode: the relay's function.
+  lambda: {
+    namespace: 'AWS/Lambda',
+    dimension: 'FunctionName',
+    invocations: 'Invocations',
+    errors: 'Errors',
+    throttles: 'Throttles',
+    duration: 'Duration',
+  },
   // Task counts exist only with Container Insights enabled on the cluster.
   containerInsights: {
     namespace: 'ECS/ContainerInsights',

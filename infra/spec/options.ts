@@ -1,4 +1,5 @@
 import type { ConfigVariable } from '@factlib/relay/config'
+import type { ScheduleOptions } from './schedule.js'
 
 /** Task sizes Fargate offers for the relay (CPU units; 1024 = 1 vCPU). */
 export type FargateCpu = 256 | 512 | 1024 | 2048 | 4096
@@ -19,11 +20,14 @@ export type KafkaTarget<V = string> =
 export interface AlarmOptions {
   /** Slot lag that pages, in bytes of WAL the slot holds. @default 1 GiB */
   slotLagBytes?: number
-  /** Slot lag that pages, in seconds since the oldest unconfirmed commit. @default 300 */
+  /** Slot lag that pages, in seconds since the oldest unconfirmed commit. @default 300; schedule mode: 2 intervals */
   slotLagSeconds?: number
-  /** Lag alarms fire when `datapointsToAlarm` of the last `evaluationPeriods` periods breach. @default 3 of 5 */
+  /**
+   * Lag alarms fire when `datapointsToAlarm` of the last `evaluationPeriods` periods breach. @default 3 of 5
+   * minutes; schedule mode: 2 of 3 intervals (fewer when 3 intervals exceed CloudWatch's one-day window)
+   */
   lag?: { datapointsToAlarm: number; evaluationPeriods: number }
-  /** Periods without a heartbeat before the heartbeat alarm fires. @default 3 */
+  /** Service mode: periods without a heartbeat before the heartbeat alarm fires. @default 3 */
   heartbeatMissingPeriods?: number
   /** Backstop on the database's own `OldestReplicationSlotLag`, bytes. @default 4 × slotLagBytes */
   databaseSlotLagBytes?: number
@@ -49,6 +53,19 @@ export interface AlarmOptions {
 export interface RelayDeploymentOptions<V = string> {
   /** Prefix of alarm, dashboard, topic and log group names; unique per account and region. @default 'factlib-relay' */
   name?: string
+  /**
+   * `service`: an always-on Fargate task streaming the slot. `schedule`: a Lambda function draining the slot
+   * on an EventBridge schedule (see {@link ScheduleOptions}). Both share the settings, alarms and dashboard.
+   * @default 'service'
+   */
+  mode?: 'service' | 'schedule'
+  /** Schedule mode's interval, timeout and memory; checked against the database (see `databaseHost`). */
+  schedule?: ScheduleOptions
+  /**
+   * The database's host name (not secret), when known: a Neon host (`*.neon.tech`) gets a 15-minute default
+   * interval and refuses one of 5 minutes or less; a `-pooler` host is refused.
+   */
+  databaseHost?: string
   /** Replication slot (`FACTLIB_SLOT`); also the `Slot` dimension of every metric. @default 'factlib' */
   slot?: string
   /** Publication (`FACTLIB_PUBLICATION`). @default 'factlib' */

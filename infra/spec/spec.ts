@@ -4,6 +4,7 @@ import { type ContainerSpec, healthCheckCommand, type ServiceSpec, validMemory }
 import { kafkaEnvironment, type MskStatement, mskStatements, topicPatterns } from './kafka.js'
 import { DEFAULT_METRICS_NAMESPACE, METRIC_DIMENSION, RELAY_METRICS } from './metrics.js'
 import type { KafkaTarget, RelayDeploymentOptions } from './options.js'
+import { type ScheduleSpec, scheduleSpec } from './schedule.js'
 
 /**
  * The whole deployment of one relay as plain data: container, service, IAM, metrics, alarms and dashboard.
@@ -12,8 +13,12 @@ import type { KafkaTarget, RelayDeploymentOptions } from './options.js'
 export interface RelaySpec<V = string> {
   name: string
   slot: string
+  /** `service`: `container` and `service` run on Fargate. `schedule`: `schedule` runs on Lambda. */
+  mode: 'service' | 'schedule'
   container: ContainerSpec<V>
   service: ServiceSpec
+  /** Schedule mode only: the function and its schedule, with the container's settings. */
+  schedule: ScheduleSpec<V> | undefined
   kafka: KafkaTarget<V>
   /** Task-role statements for MSK (empty for plain brokers). */
   iam: MskStatement[]
@@ -23,7 +28,10 @@ export interface RelaySpec<V = string> {
     dimensions: Record<string, string>
     names: typeof RELAY_METRICS
     intervalSeconds: number
-    /** The period of every relay alarm and graph: the EMF interval rounded up to whole minutes. */
+    /**
+     * The period of every relay alarm and graph: the EMF interval rounded up to whole minutes; in schedule
+     * mode the schedule's interval (the relay reports only while a run lasts).
+     */
     periodSeconds: number
   }
   alarms: AlarmSpec[]
@@ -96,7 +104,16 @@ export function relaySpec<V = string>(options: RelayDeploymentOptions<V>): Relay
     throw new Error('DATABASE_URL comes from the database secret, never from plain environment')
 
   const config = checkedConfig(environment)
-  const periodSeconds = Math.ceil(config.metricsIntervalSeconds / 60) * 60
+  const mode = options.mode ?? 'service'
+  if (mode !== 'service' && mode !== 'schedule')
+    throw new Error(`mode ${JSON.stringify(mode)}: expected 'service' or 'schedule'`)
+  if (mode === 'service' && options.schedule)
+    throw new Error("schedule options apply to mode 'schedule' only")
+  const schedule =
+    mode === 'schedule' ? scheduleSpec(name, options.schedule, options.databaseHost, environment) : undefined
+  const periodSeconds = schedule
+    ? schedule.intervalMinutes * 60
+    : Math.ceil(config.metricsIntervalSeconds / 60) * 60
   const database = options.database
   const alarms = relayAlarms({
     name,
@@ -106,11 +123,14 @@ export function relaySpec<V = string>(options: RelayDeploymentOptions<V>): Relay
     stallSeconds: config.stallSeconds,
     database,
     options: options.alarms,
+    schedule,
   })
 
   return {
     name,
     slot: config.slot,
+    mode,
+    schedule,
     container: {
       name: 'relay',
       image: { context: '.', dockerfile: 'packages/relay/Dockerfile' },

@@ -28,3 +28,14 @@ export function createDatabaseSecret(
   )
   return pulumi.all([secret.arn, version.id]).apply(([arn]) => arn)
 }
+
+/**
+ * The URL stored in an existing Secrets Manager secret or SSM parameter (by ARN), as a Pulumi secret: for
+ * schedule mode, whose function takes `DATABASE_URL` from its environment.
+ */
+export function readDatabaseUrl(arn: string, opts?: pulumi.InvokeOptions): pulumi.Output<string> {
+  const value = arn.includes(':ssm:')
+    ? aws.ssm.getParameterOutput({ name: arn, withDecryption: true }, opts).value
+    : aws.secretsmanager.getSecretVersionOutput({ secretId: arn }, opts).secretString
+  return pulumi.secret(value)
+}

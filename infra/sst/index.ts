@@ -1,4 +1,4 @@
-export { createDatabaseSecret } from './database-secret.js'
+export { createDatabaseSecret, readDatabaseUrl } from './database-secret.js'
 export {
   createRelayMonitoring,
   metricAlarmArgs,
@@ -6,5 +6,6 @@ export {
   type RelayMonitoringInput,
 } from './monitoring.js'
 export { createMskServerless } from './msk.js'
+export { createRelaySchedule, type RelaySchedule, type RelayScheduleInput } from './schedule.js'
 export { type RelayServiceInput, relayServiceArgs, servicePermissions, withRelaySettings } from './service.js'
-export { type DeploySettings, readDeploySettings } from './settings.js'
+export { type DeploySettings, readDeploySettings, vpcNat } from './settings.js'

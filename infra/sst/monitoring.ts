@@ -4,9 +4,11 @@ import { type AlarmKey, type AlarmSpec, dashboardBody, type RelaySpec } from '..
 
 export interface RelayMonitoringInput {
   spec: RelaySpec<unknown>
-  /** ECS cluster and service names, for the dashboard's task, CPU and memory graphs. */
-  clusterName: pulumi.Input<string>
-  serviceName: pulumi.Input<string>
+  /** Service mode: ECS cluster and service names, for the dashboard's task, CPU and memory graphs. */
+  clusterName?: pulumi.Input<string>
+  serviceName?: pulumi.Input<string>
+  /** Schedule mode: the function's name, for the dashboard's runs and duration graphs. */
+  functionName?: pulumi.Input<string>
   /** Addresses subscribed to the alarm topic (each confirms by e-mail). */
   alarmEmails?: string[]
   /** @default the provider's region */
@@ -62,9 +64,9 @@ export function createRelayMonitoring(
     {
       dashboardName: spec.dashboardName,
       dashboardBody: pulumi
-        .all([region, input.clusterName, input.serviceName, pulumi.all(alarmArns)])
-        .apply(([region, clusterName, serviceName, alarmArns]) =>
-          JSON.stringify(dashboardBody(spec, { region, clusterName, serviceName, alarmArns })),
+        .all([region, input.clusterName, input.serviceName, input.functionName, pulumi.all(alarmArns)])
+        .apply(([region, clusterName, serviceName, functionName, alarmArns]) =>
+          JSON.stringify(dashboardBody(spec, { region, clusterName, serviceName, functionName, alarmArns })),
         ),
     },
     opts,

@@ -14,6 +14,10 @@
  * | `FACTLIB_DEPLOY_VPC_ID` | an existing VPC (the database's) | a new VPC |
  * | `FACTLIB_DEPLOY_SUBNET_IDS` | with the VPC: private subnets with a route to AWS APIs | — |
  * | `FACTLIB_DEPLOY_SECURITY_GROUP_IDS` | with the VPC: groups the database and MSK admit | — |
+ * | `FACTLIB_DEPLOY_MODE` | `service` (Fargate, always on) or `schedule` (Lambda drains on a schedule) | `service` |
+ * | `FACTLIB_DEPLOY_SCHEDULE_MINUTES` | schedule mode: minutes between drains | 15 on Neon, else 5 |
+ * | `FACTLIB_DEPLOY_DATABASE_HOST` | the database's host (not secret): Neon's limits apply to `*.neon.tech` | none |
+ * | `FACTLIB_DEPLOY_NAT` | the new VPC's NAT: `managed`, `ec2` (fck-nat, cheaper) or `none` | see {@link vpcNat} |
  */
 export interface DeploySettings {
   slot: string | undefined
@@ -24,6 +28,30 @@ export interface DeploySettings {
   alarmEmails: string[]
   standby: boolean
   vpc: { id: string; subnetIds: string[]; securityGroupIds: string[] } | undefined
+  mode: 'service' | 'schedule'
+  scheduleMinutes: number | undefined
+  databaseHost: string | undefined
+  nat: 'managed' | 'ec2' | 'none' | undefined
+}
+
+/**
+ * The NAT step of a new VPC. Neither a Lambda function in a VPC nor the relay's task (no public IP) reaches
+ * anything outside the VPC without one: schedule mode gets a managed NAT gateway, and so does a database
+ * outside AWS (Neon), whose host says so. Service mode with a database inside the VPC needs none.
+ * `FACTLIB_DEPLOY_NAT` decides instead: `ec2` (SST's fck-nat instance, about a tenth of the price) or `none`
+ * (the escape hatch: the VPC has its own route out, or everything the relay reaches is inside it).
+ * With an existing VPC (`FACTLIB_DEPLOY_VPC_ID`) its subnets' routes are the VPC's business: undefined.
+ */
+export function vpcNat(settings: DeploySettings): 'managed' | 'ec2' | undefined {
+  if (settings.vpc) return undefined
+  const nat =
+    settings.nat ?? (settings.mode === 'schedule' || isOutsideAws(settings.databaseHost) ? 'managed' : 'none')
+  return nat === 'none' ? undefined : nat
+}
+
+/** A database host outside any AWS VPC: Neon, Supabase. */
+function isOutsideAws(host: string | undefined): boolean {
+  return host !== undefined && /(^|\.)(neon\.tech|supabase\.co|supabase\.com)$/i.test(host)
 }
 
 /** Read and check the deploy settings; an invalid one fails the deploy naming the variable. */
@@ -59,6 +87,18 @@ export function readDeploySettings(env: Record<string, string | undefined>): Dep
       'with an existing VPC also set FACTLIB_DEPLOY_SUBNET_IDS and FACTLIB_DEPLOY_SECURITY_GROUP_IDS',
     )
 
+  const mode = get('MODE') ?? 'service'
+  if (mode !== 'service' && mode !== 'schedule') fail('MODE', 'expected service or schedule')
+  const minutes = get('SCHEDULE_MINUTES')
+  if (minutes !== undefined && !/^\d+$/.test(minutes)) fail('SCHEDULE_MINUTES', 'expected whole minutes')
+  if (minutes !== undefined && mode !== 'schedule')
+    fail('SCHEDULE_MINUTES', 'set FACTLIB_DEPLOY_MODE=schedule too')
+  const nat = get('NAT')
+  if (nat !== undefined && nat !== 'managed' && nat !== 'ec2' && nat !== 'none')
+    fail('NAT', 'expected managed, ec2 or none')
+  if (nat !== undefined && vpcId)
+    fail('NAT', 'applies to a new VPC only; an existing VPC routes its own subnets')
+
   return {
     slot: get('SLOT'),
     sources: list('SOURCES'),
@@ -68,5 +108,9 @@ export function readDeploySettings(env: Record<string, string | undefined>): Dep
     alarmEmails: list('ALARM_EMAILS') ?? [],
     standby: standby === 'true',
     vpc: vpcId ? { id: vpcId, subnetIds, securityGroupIds } : undefined,
+    mode: mode as DeploySettings['mode'],
+    scheduleMinutes: minutes === undefined ? undefined : Number(minutes),
+    databaseHost: get('DATABASE_HOST'),
+    nat: nat as DeploySettings['nat'],
   }
 }

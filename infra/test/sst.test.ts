@@ -5,15 +5,19 @@ import {
   createDatabaseSecret,
   createMskServerless,
   createRelayMonitoring,
+  createRelaySchedule,
   readDeploySettings,
   relayServiceArgs,
 } from '../sst/index.js'
 import {
   EXPECTED_ALARMS,
+  EXPECTED_SCHEDULE_ALARMS,
+  EXPECTED_SCHEDULE_WIDGETS,
   EXPECTED_WIDGETS,
   MSK_ARN,
   MSK_TOPIC_ARN,
   OPTIONS,
+  SCHEDULE_OPTIONS,
   unknownRelayMetrics,
 } from './support.js'
 
@@ -160,6 +164,162 @@ describe('infra/sst under Pulumi mocks', () => {
   })
 })
 
+describe('schedule mode under Pulumi mocks', () => {
+  const spec = relaySpec<pulumi.Input<string>>({
+    ...SCHEDULE_OPTIONS,
+    kafka: { kind: 'msk-iam', clusterArn: pulumi.output(MSK_ARN) },
+  })
+  const byName = (type: string, name: string) => {
+    const found = ofType(type).filter((resource) => resource.name === name)
+    expect(found, `${type} ${name}`).toHaveLength(1)
+    return found[0]!.inputs
+  }
+  let relay: ReturnType<typeof createRelaySchedule>
+  beforeAll(async () => {
+    relay = createRelaySchedule('Drain', {
+      spec,
+      bundleDirectory: '/tmp/factlib-relay-lambda',
+      subnetIds: ['subnet-private-a', 'subnet-private-b'],
+      securityGroupIds: ['sg-1'],
+      databaseUrl: pulumi.secret(
+        'postgres://relay:pw@ep-cool-darkness-123456.eu-central-1.aws.neon.tech/app',
+      ),
+    })
+    await resolved(relay.schedule.arn)
+    await resolved(relay.invokeConfig.id)
+    await new Promise<void>((done) => setTimeout(done, 50))
+  })
+
+  it('creates the function: Node 22, arm64, the bundle, reserved concurrency 1, the timeout, in the VPC', async () => {
+    const fn = byName('aws:lambda/function:Function', 'DrainFunction')
+    expect(fn).toMatchObject({
+      name: 'factlib-relay-test',
+      runtime: 'nodejs22.x',
+      architectures: ['arm64'],
+      handler: 'index.handler',
+      memorySize: 512,
+      timeout: 840,
+      reservedConcurrentExecutions: 1,
+      vpcConfig: { subnetIds: ['subnet-private-a', 'subnet-private-b'], securityGroupIds: ['sg-1'] },
+      loggingConfig: { logFormat: 'Text', logGroup: '/factlib/factlib-relay-test' },
+    })
+    // A Pulumi FileArchive of the bundle's folder.
+    expect(fn.code).toBeInstanceOf(pulumi.asset.FileArchive)
+    expect(await (fn.code as { path: Promise<string> }).path).toBe('/tmp/factlib-relay-lambda')
+    // The URL makes the whole environment a Pulumi secret: encrypted in the state, never shown in a preview.
+    const environment = fn.environment as Record<string, unknown>
+    expect(environment[pulumi.runtime.specialSigKey]).toBe(pulumi.runtime.specialSecretSig)
+    const { variables } = environment.value as { variables: Record<string, unknown> }
+    expect(variables).toMatchObject({
+      FACTLIB_SLOT: 'orders_slot',
+      FACTLIB_METRICS: 'emf',
+      KAFKA_CLUSTER_ARN: MSK_ARN,
+      KAFKA_SASL: 'iam',
+    })
+    expect(variables).not.toHaveProperty('FACTLIB_HTTP_PORT')
+    expect(variables.DATABASE_URL).toBe(
+      'postgres://relay:pw@ep-cool-darkness-123456.eu-central-1.aws.neon.tech/app',
+    )
+    expect(byName('aws:cloudwatch/logGroup:LogGroup', 'DrainLogs')).toMatchObject({
+      name: '/factlib/factlib-relay-test',
+      retentionInDays: 30,
+    })
+  })
+
+  it('turns Lambda’s async retries off and caps the event age', () => {
+    expect(
+      byName('aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig', 'DrainInvokeConfig'),
+    ).toEqual({
+      functionName: 'factlib-relay-test',
+      maximumRetryAttempts: 0,
+      maximumEventAgeInSeconds: 60,
+    })
+  })
+
+  it('invokes it from an EventBridge Scheduler schedule every 15 minutes, on time, without retries', async () => {
+    const functionArn = await resolved(relay.function.arn)
+    const schedule = byName('aws:scheduler/schedule:Schedule', 'DrainSchedule')
+    expect(schedule).toEqual({
+      name: 'factlib-relay-test',
+      scheduleExpression: 'rate(15 minutes)',
+      flexibleTimeWindow: { mode: 'OFF' },
+      target: {
+        arn: functionArn,
+        roleArn: expect.stringContaining('DrainSchedulerRole'),
+        retryPolicy: { maximumRetryAttempts: 0, maximumEventAgeInSeconds: 60 },
+      },
+    })
+    const role = byName('aws:iam/role:Role', 'DrainSchedulerRole')
+    expect(JSON.parse(role.assumeRolePolicy as string).Statement[0].Principal).toEqual({
+      Service: 'scheduler.amazonaws.com',
+    })
+    expect(JSON.parse((role.inlinePolicies as { policy: string }[])[0]!.policy).Statement).toEqual([
+      { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: functionArn },
+    ])
+  })
+
+  it('gives the function’s role VPC access and the MSK statements', () => {
+    const role = byName('aws:iam/role:Role', 'DrainFunctionRole')
+    expect(role.managedPolicyArns).toEqual([
+      'arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole',
+    ])
+    const policy = JSON.parse(byName('aws:iam/rolePolicy:RolePolicy', 'DrainFunctionMsk').policy as string)
+    expect(policy.Statement).toEqual([
+      expect.objectContaining({
+        Action: expect.arrayContaining(['kafka-cluster:Connect']),
+        Resource: [MSK_ARN],
+      }),
+      expect.objectContaining({
+        Action: expect.arrayContaining(['kafka-cluster:WriteData']),
+        Resource: [`${MSK_TOPIC_ARN}/orders.*`, `${MSK_TOPIC_ARN}/billing.*`, `${MSK_TOPIC_ARN}/factlib.dlq`],
+      }),
+      expect.objectContaining({ Action: ['kafka:GetBootstrapBrokers'], Resource: [MSK_ARN] }),
+    ])
+  })
+
+  it('creates the schedule mode’s alarms and dashboard on the function', async () => {
+    const monitoring = createRelayMonitoring('Drained', { spec, functionName: relay.function.name })
+    const topicArn = await resolved(monitoring.topic.arn)
+    const body = JSON.parse(await resolved(monitoring.dashboard.dashboardBody))
+    expect(
+      body.widgets.flatMap((widget: { properties: { title?: string } }) => widget.properties.title ?? []),
+    ).toEqual(EXPECTED_SCHEDULE_WIDGETS)
+    expect(JSON.stringify(body)).toContain('"FunctionName","factlib-relay-test"')
+    const alarms = ofType('aws:cloudwatch/metricAlarm:MetricAlarm').filter((alarm) =>
+      alarm.name.startsWith('Drained'),
+    )
+    expect(alarms).toHaveLength(Object.keys(EXPECTED_SCHEDULE_ALARMS).length)
+    for (const expected of Object.values(EXPECTED_SCHEDULE_ALARMS)) {
+      const alarm = alarms.find((candidate) => candidate.inputs.name === expected.name)
+      expect(alarm?.inputs, expected.name).toMatchObject({
+        namespace: expected.namespace,
+        metricName: expected.metricName,
+        dimensions: expected.dimensions,
+        statistic: expected.statistic,
+        period: expected.periodSeconds,
+        threshold: expected.threshold,
+        evaluationPeriods: expected.evaluationPeriods,
+        datapointsToAlarm: expected.datapointsToAlarm,
+        comparisonOperator: expected.comparisonOperator,
+        treatMissingData: expected.treatMissingData,
+        alarmActions: [topicArn],
+      })
+    }
+  })
+
+  it('refuses a spec in service mode', () => {
+    expect(() =>
+      createRelaySchedule('Wrong', {
+        spec: relaySpec(OPTIONS),
+        bundleDirectory: '/tmp/x',
+        subnetIds: [],
+        securityGroupIds: [],
+        databaseUrl: 'postgres://x',
+      }),
+    ).toThrow(/service mode/)
+  })
+})
+
 describe('the sst.aws.Service arguments', () => {
   const spec = relaySpec<pulumi.Input<string>>({
     ...OPTIONS,
@@ -277,6 +437,10 @@ describe('deploy settings', () => {
       alarmEmails: [],
       standby: false,
       vpc: undefined,
+      mode: 'service',
+      scheduleMinutes: undefined,
+      databaseHost: undefined,
+      nat: undefined,
     })
     expect(
       readDeploySettings({

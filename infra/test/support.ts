@@ -27,22 +27,21 @@ const rds = { namespace: 'AWS/RDS', dimensions: { DBInstanceIdentifier: 'orders-
  * The oracle for every alarm of {@link OPTIONS}, written out by hand: the spec, the SST resources and the
  * CDK template are each checked against it. Relay metric names come from the relay's constants.
  */
-export const EXPECTED_ALARMS: Record<
-  AlarmKey,
-  {
-    name: string
-    namespace: string
-    metricName: string
-    dimensions: Record<string, string>
-    statistic: string
-    periodSeconds: number
-    threshold: number
-    evaluationPeriods: number
-    datapointsToAlarm: number
-    comparisonOperator: string
-    treatMissingData: string
-  }
-> = {
+export interface ExpectedAlarm {
+  name: string
+  namespace: string
+  metricName: string
+  dimensions: Record<string, string>
+  statistic: string
+  periodSeconds: number
+  threshold: number
+  evaluationPeriods: number
+  datapointsToAlarm: number
+  comparisonOperator: string
+  treatMissingData: string
+}
+
+export const EXPECTED_ALARMS = {
   slotLagBytes: {
     name: 'factlib-relay-test-slot-lag-bytes',
     ...relay,
@@ -120,7 +119,89 @@ export const EXPECTED_ALARMS: Record<
     comparisonOperator: 'GreaterThanThreshold',
     treatMissingData: 'notBreaching',
   },
+} satisfies Partial<Record<AlarmKey, ExpectedAlarm>>
+
+/** A Neon endpoint's host (direct, not the pooler). */
+export const NEON_HOST = 'ep-cool-darkness-123456.eu-central-1.aws.neon.tech'
+
+/** Schedule mode on Neon: the default interval of 15 minutes. */
+export const SCHEDULE_OPTIONS = {
+  name: 'factlib-relay-test',
+  slot: 'orders_slot',
+  sources: ['orders', 'billing'],
+  kafka: { kind: 'msk-iam', clusterArn: MSK_ARN },
+  mode: 'schedule',
+  databaseHost: NEON_HOST,
+} as const satisfies RelayDeploymentOptions
+
+const interval = { namespace: 'Factlib', dimensions: { Slot: 'orders_slot' }, periodSeconds: 900 }
+const lambda = {
+  namespace: 'AWS/Lambda',
+  dimensions: { FunctionName: 'factlib-relay-test' },
+  periodSeconds: 900,
+  statistic: 'Sum',
 }
+
+/**
+ * The oracle for {@link SCHEDULE_OPTIONS}: one interval (900 s) per period; lag over 2 of 3 intervals, in
+ * seconds past two intervals; the function's runs and errors instead of the heartbeat; no RDS backstop.
+ */
+export const EXPECTED_SCHEDULE_ALARMS: Partial<Record<AlarmKey, ExpectedAlarm>> = {
+  slotLagBytes: {
+    ...EXPECTED_ALARMS.slotLagBytes,
+    ...interval,
+    evaluationPeriods: 3,
+    datapointsToAlarm: 2,
+  },
+  slotLagSeconds: {
+    ...EXPECTED_ALARMS.slotLagSeconds,
+    ...interval,
+    threshold: 1800,
+    evaluationPeriods: 3,
+    datapointsToAlarm: 2,
+  },
+  runsMissing: {
+    name: 'factlib-relay-test-runs-missing',
+    ...lambda,
+    metricName: 'Invocations',
+    threshold: 1,
+    evaluationPeriods: 2,
+    datapointsToAlarm: 2,
+    comparisonOperator: 'LessThanThreshold',
+    treatMissingData: 'breaching',
+  },
+  runErrors: {
+    name: 'factlib-relay-test-run-errors',
+    ...lambda,
+    metricName: 'Errors',
+    threshold: 0,
+    evaluationPeriods: 2,
+    datapointsToAlarm: 2,
+    comparisonOperator: 'GreaterThanThreshold',
+    treatMissingData: 'notBreaching',
+  },
+  deadLetters: { ...EXPECTED_ALARMS.deadLetters, ...interval },
+  sinkStalled: { ...EXPECTED_ALARMS.sinkStalled, ...interval },
+}
+
+/** One alarm of an oracle table; a key the table lacks fails the test. */
+export function expectedAlarm(table: Partial<Record<AlarmKey, ExpectedAlarm>>, key: AlarmKey): ExpectedAlarm {
+  const expected = table[key]
+  if (!expected) throw new Error(`no expected alarm ${key}`)
+  return expected
+}
+
+/** Widget titles of the schedule mode's dashboard, in order. */
+export const EXPECTED_SCHEDULE_WIDGETS = [
+  'Slot lag (bytes of WAL held)',
+  'Slot lag and sink stall (seconds)',
+  'Facts relayed per second',
+  'End-to-end latency, commit → Kafka ack (ms)',
+  'Errors and dead letters',
+  'Runs, errors and active readers',
+  'Run duration (ms)',
+  'Alarm status',
+]
 
 /** Widget titles of the dashboard, in order. */
 export const EXPECTED_WIDGETS = [

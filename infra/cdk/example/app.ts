@@ -8,6 +8,11 @@ new ExampleStack(app, 'Factlib', {
   databaseSecretName,
   databaseInstance: app.node.tryGetContext('databaseInstance'),
   alarmEmail: app.node.tryGetContext('alarmEmail'),
+  mode: app.node.tryGetContext('mode'),
+  databaseHost: app.node.tryGetContext('databaseHost'),
+  scheduleMinutes: app.node.tryGetContext('scheduleMinutes')
+    ? Number(app.node.tryGetContext('scheduleMinutes'))
+    : undefined,
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
 })
 app.synth()

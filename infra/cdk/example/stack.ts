@@ -13,19 +13,29 @@ export interface ExampleStackProps extends StackProps {
   /** RDS instance (Aurora: writer) holding the slot, for the backstop alarms. */
   databaseInstance?: string
   alarmEmail?: string
+  /** `schedule`: a Lambda function drains the slot on a schedule instead of an always-on Fargate task. */
+  mode?: 'service' | 'schedule'
+  /** The database's host (not secret): a Neon host gets Neon's schedule defaults and checks. */
+  databaseHost?: string
+  /** Schedule mode: minutes between drains. */
+  scheduleMinutes?: number
 }
 
-/** A VPC, an ECS cluster, MSK Serverless and the relay: what `sst deploy` builds, on the CDK. */
+/**
+ * A VPC, an ECS cluster (service mode), MSK Serverless and the relay: what `sst deploy` builds, on the CDK.
+ * The VPC's NAT gateway is what lets the relay (a task without a public IP, or a Lambda function in the VPC,
+ * which never has one) reach a database outside the VPC, such as Neon.
+ */
 export class ExampleStack extends Stack {
   readonly relay: FactlibRelay
 
   constructor(scope: Construct, id: string, props: ExampleStackProps) {
     super(scope, id, props)
     const vpc = new ec2.Vpc(this, 'Vpc', { maxAzs: 2, natGateways: 1 })
-    const cluster = new ecs.Cluster(this, 'Cluster', {
-      vpc,
-      containerInsightsV2: ecs.ContainerInsights.ENABLED,
-    })
+    const schedule = props.mode === 'schedule'
+    const cluster = schedule
+      ? undefined
+      : new ecs.Cluster(this, 'Cluster', { vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED })
 
     const kafkaSecurityGroup = new ec2.SecurityGroup(this, 'KafkaSecurityGroup', { vpc })
     const kafka = new msk.CfnServerlessCluster(this, 'Kafka', {
@@ -41,11 +51,14 @@ export class ExampleStack extends Stack {
 
     this.relay = new FactlibRelay(this, 'Relay', {
       vpc,
-      cluster,
+      ...(cluster ? { cluster } : {}),
       databaseSecret: secretsmanager.Secret.fromSecretNameV2(this, 'DatabaseUrl', props.databaseSecretName),
       kafka: { kind: 'msk-iam', clusterArn: kafka.attrArn },
       options: {
         name: `${id.toLowerCase()}-relay`,
+        mode: props.mode ?? 'service',
+        ...(props.databaseHost ? { databaseHost: props.databaseHost } : {}),
+        ...(props.scheduleMinutes ? { schedule: { intervalMinutes: props.scheduleMinutes } } : {}),
         ...(props.databaseInstance ? { database: { instanceIdentifier: props.databaseInstance } } : {}),
       },
     })
