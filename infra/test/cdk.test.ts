@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,7 +12,11 @@ import { ExampleStack } from '../cdk/example/stack.js'
 import { FactlibRelay } from '../cdk/index.js'
 import {
   EXPECTED_ALARMS,
+  EXPECTED_SCHEDULE_ALARMS,
+  EXPECTED_SCHEDULE_WIDGETS,
   EXPECTED_WIDGETS,
+  type ExpectedAlarm,
+  NEON_HOST,
   OPTIONS,
   unknownRelayMetrics,
   workspaceManifests,
@@ -179,25 +184,7 @@ describe('FactlibRelay on the CDK', () => {
     template.resourceCountIs('AWS::CloudWatch::Alarm', Object.keys(EXPECTED_ALARMS).length)
     const topic = { Ref: Match.stringLikeRegexp('RelayAlarmTopic') }
     for (const expected of Object.values(EXPECTED_ALARMS))
-      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        AlarmName: expectedAlarmName(expected.name),
-        AlarmDescription: Match.stringLikeRegexp('Runbook: '),
-        Namespace: expected.namespace,
-        MetricName: expected.metricName,
-        Dimensions: Object.entries(expected.dimensions).map(([Name, Value]) => ({
-          Name,
-          Value: Name === 'Slot' ? 'factlib' : Value,
-        })),
-        Statistic: expected.statistic,
-        Period: expected.periodSeconds,
-        Threshold: expected.threshold,
-        EvaluationPeriods: expected.evaluationPeriods,
-        DatapointsToAlarm: expected.datapointsToAlarm,
-        ComparisonOperator: expected.comparisonOperator,
-        TreatMissingData: expected.treatMissingData,
-        AlarmActions: [topic],
-        OKActions: [topic],
-      })
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', cfnAlarm(expected, topic))
     template.hasResourceProperties('AWS::SNS::Topic', { TopicName: 'factlib-relay-alarms' })
   })
 
@@ -268,6 +255,29 @@ describe('FactlibRelay on the CDK', () => {
   })
 })
 
+/** An oracle alarm as the example's CloudFormation alarm: its names are `factlib-relay` and slot `factlib`. */
+function cfnAlarm(expected: ExpectedAlarm, topic: unknown) {
+  return {
+    AlarmName: expectedAlarmName(expected.name),
+    AlarmDescription: Match.stringLikeRegexp('Runbook: '),
+    Namespace: expected.namespace,
+    MetricName: expected.metricName,
+    Dimensions: Object.entries(expected.dimensions).map(([Name, Value]) => ({
+      Name,
+      Value: Name === 'Slot' ? 'factlib' : expectedAlarmName(Value),
+    })),
+    Statistic: expected.statistic,
+    Period: expected.periodSeconds,
+    Threshold: expected.threshold,
+    EvaluationPeriods: expected.evaluationPeriods,
+    DatapointsToAlarm: expected.datapointsToAlarm,
+    ComparisonOperator: expected.comparisonOperator,
+    TreatMissingData: expected.treatMissingData,
+    AlarmActions: [topic],
+    OKActions: [topic],
+  }
+}
+
 /** A CloudFormation `Fn::Join` of strings, refs and attributes as one string, with readable placeholders. */
 function flattenJoin(value: unknown): string {
   if (typeof value === 'string') return value
@@ -280,3 +290,160 @@ function flattenJoin(value: unknown): string {
   if ('Fn::GetAtt' in object) return `<GetAtt:${(object['Fn::GetAtt'] as string[]).join('.')}>`
   throw new Error(`unexpected ${JSON.stringify(value)}`)
 }
+
+describe('FactlibRelay in schedule mode on the CDK', () => {
+  // The example app with mode=schedule on Neon, synthesized once; the function's code is the real bundle of
+  // @factlib/relay/lambda, built by esbuild on this machine at synth time.
+  let scheduled: Template
+  let bundleDirectory: string
+  let scheduleOutdir: string
+  beforeAll(() => {
+    scheduleOutdir = mkdtempSync(join(tmpdir(), 'factlib-cdk-schedule-'))
+    const app = new App({ outdir: scheduleOutdir })
+    const example = new ExampleStack(app, 'Factlib', {
+      databaseSecretName: 'factlib/database-url',
+      mode: 'schedule',
+      databaseHost: NEON_HOST,
+      env: { account: '123456789012', region: 'eu-west-1' },
+    })
+    scheduled = Template.fromStack(example)
+    app.synth()
+    const manifest = JSON.parse(
+      readFileSync(join(scheduleOutdir, `${example.artifactId}.assets.json`), 'utf8'),
+    ) as { files: Record<string, { source: { path: string; packaging: string } }> }
+    const zips = Object.values(manifest.files).filter((file) => file.source.packaging === 'zip')
+    expect(zips).toHaveLength(1)
+    bundleDirectory = join(scheduleOutdir, zips[0]!.source.path)
+  }, 120_000)
+  afterAll(() => rmSync(scheduleOutdir, { recursive: true, force: true }))
+
+  it('runs the relay’s bundle on Node 22, arm64, reserved concurrency 1, timeout below the interval, in the VPC’s private subnets', () => {
+    scheduled.resourceCountIs('AWS::ECS::Service', 0)
+    scheduled.resourceCountIs('AWS::ECS::Cluster', 0)
+    scheduled.resourceCountIs('AWS::Lambda::Function', 1)
+    scheduled.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'factlib-relay',
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      Handler: 'index.handler',
+      MemorySize: 512,
+      Timeout: 840,
+      ReservedConcurrentExecutions: 1,
+      VpcConfig: {
+        SubnetIds: [
+          { Ref: Match.stringLikeRegexp('VpcPrivateSubnet1') },
+          { Ref: Match.stringLikeRegexp('VpcPrivateSubnet2') },
+        ],
+        SecurityGroupIds: [
+          { 'Fn::GetAtt': [Match.stringLikeRegexp('RelayFunctionSecurityGroup'), 'GroupId'] },
+        ],
+      },
+      LoggingConfig: { LogFormat: 'Text', LogGroup: { Ref: Match.stringLikeRegexp('RelayLogs') } },
+    })
+    const [fn] = Object.values(scheduled.findResources('AWS::Lambda::Function'))
+    const variables = fn!.Properties.Environment.Variables as Record<string, unknown>
+    expect(variables).toMatchObject({ FACTLIB_METRICS: 'emf', FACTLIB_SINK: 'kafka', KAFKA_SASL: 'iam' })
+    expect(variables).not.toHaveProperty('FACTLIB_HTTP_PORT')
+    // A dynamic reference CloudFormation resolves at deploy time: the URL is not in the template.
+    expect(JSON.stringify(variables.DATABASE_URL)).toMatch(
+      /\{\{resolve:secretsmanager:.*factlib\/database-url.*SecretString/,
+    )
+  })
+
+  it('turns Lambda’s async retries off and caps the event age', () => {
+    scheduled.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: Match.stringLikeRegexp('RelayFunction') },
+      Qualifier: '$LATEST',
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: 60,
+    })
+  })
+
+  it('invokes it from an EventBridge Scheduler schedule every 15 minutes (Neon’s default), on time, without retries', () => {
+    scheduled.hasResourceProperties('AWS::Scheduler::Schedule', {
+      Name: 'factlib-relay',
+      ScheduleExpression: 'rate(15 minutes)',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      Target: {
+        Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('RelayFunction'), 'Arn'] },
+        RoleArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('RelaySchedulerRole'), 'Arn'] },
+        RetryPolicy: { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 },
+      },
+    })
+    scheduled.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: Match.objectLike({
+        Statement: [Match.objectLike({ Principal: { Service: 'scheduler.amazonaws.com' } })],
+      }),
+    })
+    scheduled.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('RelaySchedulerRole') }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Action: 'lambda:InvokeFunction' })]),
+      },
+    })
+  })
+
+  it('reaches a database outside the VPC through the VPC’s NAT gateway, and MSK with the function’s role', () => {
+    scheduled.resourceCountIs('AWS::EC2::NatGateway', 1)
+    scheduled.hasResourceProperties('AWS::EC2::Route', {
+      DestinationCidrBlock: '0.0.0.0/0',
+      NatGatewayId: { Ref: Match.stringLikeRegexp('VpcPublicSubnet1NATGateway') },
+    })
+    scheduled.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('RelayFunctionServiceRole') }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: Match.arrayWith(['kafka-cluster:Connect']) }),
+          Match.objectLike({ Action: Match.arrayWith(['kafka-cluster:WriteData']) }),
+        ]),
+      },
+    })
+    scheduled.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      FromPort: 9098,
+      SourceSecurityGroupId: {
+        'Fn::GetAtt': [Match.stringLikeRegexp('RelayFunctionSecurityGroup'), 'GroupId'],
+      },
+    })
+  })
+
+  it('creates the schedule mode’s alarms and dashboard on the function', () => {
+    scheduled.resourceCountIs('AWS::CloudWatch::Alarm', Object.keys(EXPECTED_SCHEDULE_ALARMS).length)
+    const topic = { Ref: Match.stringLikeRegexp('RelayAlarmTopic') }
+    for (const expected of Object.values(EXPECTED_SCHEDULE_ALARMS))
+      scheduled.hasResourceProperties('AWS::CloudWatch::Alarm', cfnAlarm(expected, topic))
+    const [dashboard] = Object.values(scheduled.findResources('AWS::CloudWatch::Dashboard'))
+    const body = JSON.parse(flattenJoin(dashboard!.Properties.DashboardBody))
+    expect(
+      body.widgets.flatMap((widget: { properties: { title?: string } }) => widget.properties.title ?? []),
+    ).toEqual(EXPECTED_SCHEDULE_WIDGETS)
+    expect(JSON.stringify(body)).toMatch(/"FunctionName","<Ref:RelayFunction[0-9A-F]{8}>"/)
+  })
+
+  it('bundles @factlib/relay/lambda into index.mjs, which a fresh Node process loads as Lambda does', () => {
+    const bundle = join(bundleDirectory, 'index.mjs')
+    expect(existsSync(bundle)).toBe(true)
+    const loaded = execFileSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const m = await import(${JSON.stringify(bundle)}); console.log(typeof m.handler)`,
+      ],
+      { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } },
+    )
+    expect(loaded.trim()).toBe('function')
+  })
+
+  it('refuses service mode without a cluster', () => {
+    const app = new App()
+    const other = new Stack(app, 'NoCluster')
+    expect(
+      () =>
+        new FactlibRelay(other, 'Relay', {
+          vpc: new ec2.Vpc(other, 'Vpc'),
+          databaseSecret: secretsmanager.Secret.fromSecretNameV2(other, 'Secret', 'db-url'),
+          kafka: { kind: 'brokers', brokers: 'kafka-1.internal:9092' },
+        }),
+    ).toThrow(/service mode needs a cluster/)
+  })
+})

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { relaySpec } from '../spec/index.js'
 import { relayServiceArgs } from '../sst/service.js'
+import { readDeploySettings, vpcNat } from '../sst/settings.js'
 import { MSK_ARN, MSK_TOPIC_ARN, OPTIONS } from './support.js'
 
 // SST's real `sst.aws.Cluster` and `sst.aws.Service`, from .sst/platform, under Pulumi's mocks: proves the
@@ -58,6 +59,12 @@ beforeAll(async () => {
           return { accountId: '123456789012', id: '123456789012' }
         if (token === 'aws:iam/getPolicyDocument:getPolicyDocument')
           return { json: JSON.stringify(inputs), id: 'policy' }
+        if (token === 'aws:index/getAvailabilityZones:getAvailabilityZones')
+          return {
+            names: ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'],
+            zoneIds: ['a', 'b', 'c'],
+            id: 'eu-west-1',
+          }
         return inputs
       },
     },
@@ -102,6 +109,11 @@ beforeAll(async () => {
   Object.assign(globalThis, { $transform: component.$transform, $asset: component.$asset })
   const { Cluster } = await import(join(platform, 'src/components/aws/cluster.ts'))
   const { Service } = await import(join(platform, 'src/components/aws/service.ts'))
+  const { Vpc } = await import(join(platform, 'src/components/aws/vpc.ts'))
+
+  // The NAT step of sst.config.ts in schedule mode: SST's own VPC with a managed NAT gateway.
+  const vpc = new Vpc('Vpc', { az: 2, nat: vpcNat(readDeploySettings({ FACTLIB_DEPLOY_MODE: 'schedule' })) })
+  await new Promise((done) => vpc.privateSubnets.apply(done))
 
   const cluster = new Cluster('Cluster', {
     vpc: {
@@ -119,6 +131,21 @@ beforeAll(async () => {
   await new Promise((done) => service.nodes.autoScalingTarget.id.apply(done))
 }, 120_000)
 afterAll(() => new Promise((done) => rpcServer?.close(done)))
+
+describe('sst.aws.Vpc in schedule mode', () => {
+  it('gets a managed NAT gateway per zone, and private subnets route the internet through it', () => {
+    const gateways = created.filter((resource) => resource.type === 'aws:ec2/natGateway:NatGateway')
+    expect(gateways).toHaveLength(2)
+    const natRoutes = created
+      .filter((resource) => resource.type === 'aws:ec2/routeTable:RouteTable')
+      .flatMap(
+        (table) => (table.inputs.routes as { cidrBlock?: string; natGatewayId?: string }[] | undefined) ?? [],
+      )
+      .filter((route) => route.natGatewayId)
+    expect(natRoutes).toHaveLength(2)
+    for (const route of natRoutes) expect(route.cidrBlock).toBe('0.0.0.0/0')
+  })
+})
 
 describe('sst.aws.Service with the relay’s arguments', () => {
   it('builds the image from packages/relay/Dockerfile with the repository as context, for linux/arm64', () => {
