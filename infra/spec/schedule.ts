@@ -54,6 +54,14 @@ export function isNeonHost(host: string | undefined): boolean {
   return host !== undefined && /(^|\.)neon\.tech$/i.test(host.trim())
 }
 
+/** Refuse a Neon pooler host (`ep-…-pooler.…neon.tech`): replication needs the direct host. */
+export function checkDatabaseHost(databaseHost: string | undefined): void {
+  if (databaseHost && /-pooler\./i.test(databaseHost))
+    throw new Error(
+      `databaseHost ${databaseHost}: a pooler cannot carry a replication connection; use the direct host (${databaseHost.replace(/-pooler\./i, '.')})`,
+    )
+}
+
 /** The default interval for a database: see {@link ScheduleOptions.intervalMinutes}. */
 export function defaultIntervalMinutes(databaseHost: string | undefined): number {
   return isNeonHost(databaseHost) ? 15 : 5
@@ -67,10 +75,6 @@ export function scheduleSpec<V>(
   environment: Partial<Record<ConfigVariable, string | V>>,
 ): ScheduleSpec<V> {
   const neon = isNeonHost(databaseHost)
-  if (databaseHost && /-pooler\./i.test(databaseHost))
-    throw new Error(
-      `databaseHost ${databaseHost}: a pooler cannot carry a replication connection; use the direct host (${databaseHost.replace(/-pooler\./i, '.')})`,
-    )
   const intervalMinutes = options?.intervalMinutes ?? defaultIntervalMinutes(databaseHost)
   if (!Number.isInteger(intervalMinutes) || intervalMinutes < 2)
     throw new Error(

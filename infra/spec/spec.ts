@@ -4,7 +4,7 @@ import { type ContainerSpec, healthCheckCommand, type ServiceSpec, validMemory }
 import { kafkaEnvironment, type MskStatement, mskStatements, topicPatterns } from './kafka.js'
 import { DEFAULT_METRICS_NAMESPACE, METRIC_DIMENSION, RELAY_METRICS } from './metrics.js'
 import type { KafkaTarget, RelayDeploymentOptions } from './options.js'
-import { type ScheduleSpec, scheduleSpec } from './schedule.js'
+import { checkDatabaseHost, type ScheduleSpec, scheduleSpec } from './schedule.js'
 
 /**
  * The whole deployment of one relay as plain data: container, service, IAM, metrics, alarms and dashboard.
@@ -107,6 +107,7 @@ export function relaySpec<V = string>(options: RelayDeploymentOptions<V>): Relay
   const mode = options.mode ?? 'service'
   if (mode !== 'service' && mode !== 'schedule')
     throw new Error(`mode ${JSON.stringify(mode)}: expected 'service' or 'schedule'`)
+  checkDatabaseHost(options.databaseHost)
   if (mode === 'service' && options.schedule)
     throw new Error("schedule options apply to mode 'schedule' only")
   const schedule =

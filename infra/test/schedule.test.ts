@@ -114,6 +114,10 @@ describe('schedule mode in the spec', () => {
         databaseHost: NEON_HOST.replace('.eu-central', '-pooler.eu-central'),
       }),
     ).toThrow(`a pooler cannot carry a replication connection; use the direct host (${NEON_HOST})`)
+    // In service mode too.
+    expect(() =>
+      relaySpec({ kafka, databaseHost: NEON_HOST.replace('.eu-central', '-pooler.eu-central') }),
+    ).toThrow(/a pooler cannot carry a replication connection/)
   })
 
   it('refuses a timeout at or above the interval, or beyond Lambda’s 900 s', () => {
