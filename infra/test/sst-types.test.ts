@@ -26,6 +26,7 @@ new sst.aws.Service('Transform', { ...args, transform: { ...args.transform, serv
 new sst.aws.Service('Size', { ...args, cpu: '3 vCPU' }) // rejects: 3 vCPU
 new sst.aws.Service('Health', { ...args, health: { ...args.health, interval: 'often' } }) // rejects: often
 new sst.aws.Cluster('Cluster', { vpc: { id: 'vpc-1', securityGroups: [], loadBalancerSubnets: [] }, transform: { clustr: {} } }) // rejects: clustr
+new sst.aws.Vpc('Vpc', { az: 2, nat: 'managd' }) // rejects: managd
 `,
 }
 
@@ -81,7 +82,7 @@ it('sst.config.ts type-checks against SST’s real platform types, which reject 
     const word = /\/\/ rejects: (.+)$/.exec(text)?.[1]
     return word ? [{ line: index + 1, word }] : []
   })
-  expect(marked).toHaveLength(5)
+  expect(marked).toHaveLength(6)
   const typoErrors = errors.filter((error) => error.file === TYPOS.path)
   expect(new Set(typoErrors.map((error) => error.line))).toEqual(new Set(marked.map((mark) => mark.line)))
   for (const { line, word } of marked)
