@@ -66,10 +66,15 @@ export default $config({
       const databaseUrl = settings.databaseSecretArn
         ? infra.readDatabaseUrl(settings.databaseSecretArn)
         : new sst.Secret('DatabaseUrl').value
-      const { buildRelayLambda } = await import('./infra/lambda/bundle.js')
+      // The bundle of @factlib/relay/lambda: built here with esbuild, or already built (FACTLIB_DEPLOY_LAMBDA_BUNDLE).
+      const bundleDirectory =
+        settings.lambdaBundle ??
+        (await (
+          await import('./infra/lambda/bundle.js')
+        ).buildRelayLambda(`${$cli.paths.root}/.sst/artifacts/factlib-relay-lambda`))
       const relay = infra.createRelaySchedule('Relay', {
         spec,
-        bundleDirectory: await buildRelayLambda(`${$cli.paths.root}/.sst/artifacts/factlib-relay-lambda`),
+        bundleDirectory,
         subnetIds: network.subnets,
         securityGroupIds: network.securityGroups,
         databaseUrl,

@@ -18,6 +18,7 @@
  * | `FACTLIB_DEPLOY_SCHEDULE_MINUTES` | schedule mode: minutes between drains | 15 on Neon, else 5 |
  * | `FACTLIB_DEPLOY_DATABASE_HOST` | the database's host (not secret): Neon's limits apply to `*.neon.tech` | none |
  * | `FACTLIB_DEPLOY_NAT` | the new VPC's NAT: `managed`, `ec2` (fck-nat, cheaper) or `none` | see {@link vpcNat} |
+ * | `FACTLIB_DEPLOY_LAMBDA_BUNDLE` | schedule mode: a folder with a built `index.mjs` (`npm run bundle:lambda -w @factlib/infra`) | built at deploy |
  */
 export interface DeploySettings {
   slot: string | undefined
@@ -32,6 +33,7 @@ export interface DeploySettings {
   scheduleMinutes: number | undefined
   databaseHost: string | undefined
   nat: 'managed' | 'ec2' | 'none' | undefined
+  lambdaBundle: string | undefined
 }
 
 /**
@@ -112,5 +114,6 @@ export function readDeploySettings(env: Record<string, string | undefined>): Dep
     scheduleMinutes: minutes === undefined ? undefined : Number(minutes),
     databaseHost: get('DATABASE_HOST'),
     nat: nat as DeploySettings['nat'],
+    lambdaBundle: get('LAMBDA_BUNDLE'),
   }
 }

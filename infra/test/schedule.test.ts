@@ -212,8 +212,15 @@ describe('deploy settings for schedule mode and the NAT step', () => {
         FACTLIB_DEPLOY_SCHEDULE_MINUTES: '30',
         FACTLIB_DEPLOY_DATABASE_HOST: NEON_HOST,
         FACTLIB_DEPLOY_NAT: 'ec2',
+        FACTLIB_DEPLOY_LAMBDA_BUNDLE: '/build/relay-lambda',
       }),
-    ).toMatchObject({ mode: 'schedule', scheduleMinutes: 30, databaseHost: NEON_HOST, nat: 'ec2' })
+    ).toMatchObject({
+      mode: 'schedule',
+      scheduleMinutes: 30,
+      databaseHost: NEON_HOST,
+      nat: 'ec2',
+      lambdaBundle: '/build/relay-lambda',
+    })
     expect(() => readDeploySettings({ FACTLIB_DEPLOY_MODE: 'cron' })).toThrow(/FACTLIB_DEPLOY_MODE/)
     expect(() =>
       readDeploySettings({ FACTLIB_DEPLOY_MODE: 'schedule', FACTLIB_DEPLOY_SCHEDULE_MINUTES: '15m' }),

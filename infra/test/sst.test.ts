@@ -441,6 +441,7 @@ describe('deploy settings', () => {
       scheduleMinutes: undefined,
       databaseHost: undefined,
       nat: undefined,
+      lambdaBundle: undefined,
     })
     expect(
       readDeploySettings({
