@@ -40,6 +40,8 @@ export class Session {
   #streamed = false
   /** Set by {@link hold}: the stream stays paused even when the sink catches up. */
   #held = false
+  /** Closed by {@link hold} at a transaction boundary: nothing more reaches the pipeline. */
+  #gateClosed = false
   #stopRequested: () => void = () => {}
   readonly #stopping = new Promise<void>((resolve) => {
     this.#stopRequested = resolve
@@ -87,7 +89,7 @@ export class Session {
       config.databaseUrl,
       config.slot,
       config.publication,
-      hooks.handlers?.(this.pipeline) ?? this.pipeline,
+      this.#gate(hooks.handlers?.(this.pipeline) ?? this.pipeline),
       log,
       config.replicationTimeoutMs,
     )
@@ -136,10 +138,44 @@ export class Session {
     }
   }
 
-  /** Stop reading for good (the sink catching up does not resume it): what is read still goes out. */
+  /**
+   * Stop reading for good (the sink catching up does not resume it): what is read still goes out. An open
+   * transaction is read to its COMMIT first, so that every fact handed to the sink can be confirmed;
+   * whatever the connection delivers after that is dropped unread, and sent again to the next session.
+   */
   hold(): void {
     this.#held = true
+    if (this.pipeline.confirmations.inTransaction) this.stream.resume()
+    else this.#closeGate()
+  }
+
+  #closeGate(): void {
+    this.#gateClosed = true
     this.stream.pause()
+  }
+
+  /**
+   * The stream's handlers behind a gate that {@link hold} closes at a transaction boundary. Pausing the
+   * socket alone is not enough: the rest of a chunk already read is still parsed and handed on. Once
+   * closed, keepalives are dropped too: one could confirm past a transaction dropped here.
+   */
+  #gate(inner: StreamHandlers): StreamHandlers {
+    return {
+      begin: (commitLsn, commitTime) => {
+        if (!this.#gateClosed) inner.begin(commitLsn, commitTime)
+      },
+      message: (message) => {
+        if (!this.#gateClosed) inner.message(message)
+      },
+      commit: (commitEndLsn) => {
+        if (this.#gateClosed) return
+        inner.commit(commitEndLsn)
+        if (this.#held) this.#closeGate()
+      },
+      keepalive: (walEnd) => {
+        if (!this.#gateClosed) inner.keepalive(walEnd)
+      },
+    }
   }
 
   /** Close the replication connection; `run` settles even when the connection was still being made. */
