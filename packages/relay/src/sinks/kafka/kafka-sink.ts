@@ -122,6 +122,10 @@ export class KafkaSink implements Sink {
     }
     this.#topics = new Topics(() => this.#adminClient(), this.#options.topicPartitions, this.#log)
     const backoff = new Backoff({ initialRetryTime: 200, maxRetryTime: 2_000 })
+    // What the brokers last said (a refused certificate, say) explains more than a later attempt cut short
+    // by the deadline: that is what start() reports when time runs out.
+    let lastAnswer: FactlibError | undefined
+    const noAnswer = new Set<Error>()
     for (;;) {
       const remaining = started + timeoutMs - Date.now()
       try {
@@ -133,11 +137,20 @@ export class KafkaSink implements Sink {
             await this.#producerClient().initIdempotentProducer({})
           })(),
           remaining,
-          () => new Error(`no answer within ${Math.max(0, Math.round(remaining))} ms`),
+          () => {
+            const timeout = new Error(`no answer within ${Math.max(0, Math.round(remaining))} ms`)
+            noAnswer.add(timeout)
+            return timeout
+          },
         )
         break
       } catch (error) {
-        const failure = connectFailure(error, this.#config, brokers, Date.now() - started)
+        const answered = !(error instanceof Error && noAnswer.has(error))
+        const failure =
+          !answered && lastAnswer
+            ? lastAnswer
+            : connectFailure(error, this.#config, brokers, Date.now() - started)
+        if (answered) lastAnswer = failure
         const delay = backoff.next()
         if (failure.code !== 'KAFKA_UNREACHABLE' || Date.now() - started + delay >= timeoutMs) {
           await this.#disconnect()
