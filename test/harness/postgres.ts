@@ -29,6 +29,9 @@ export async function startPostgres(
       full_page_writes: 'off',
       max_replication_slots: 64,
       max_wal_senders: 64,
+      // TCP only: a server killed by a test leaves /tmp/.s.PGSQL.<port>.lock behind, and a later server
+      // given the same port by chance failed to start on it ("could not create lock file").
+      unix_socket_directories: '',
       ...options.settings,
     },
     ...(options.log ? { log: options.log } : {}),

@@ -159,6 +159,8 @@ const BASE_SETTINGS: Record<string, string | number> = {
   listen_addresses: '127.0.0.1',
   fsync: 'off',
   full_page_writes: 'off',
+  // TCP only: these servers are killed with SIGKILL, which leaves a socket lock file in /tmp behind.
+  unix_socket_directories: '',
 }
 
 async function runServer(
