@@ -109,9 +109,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 
   const initialised = await exists(`${options.dataDir}/PG_VERSION`)
   if (!initialised) {
-    await mkdir(dirname(options.dataDir), { recursive: true })
-    // The server runs as `postgres` when we are root: the folder we made for it must let it through.
-    if (asRoot) await chmod(dirname(options.dataDir), 0o755)
+    const created = await mkdir(dirname(options.dataDir), { recursive: true })
+    // The server runs as `postgres` when we are root: a folder we made for it must let it through. One that
+    // existed keeps its mode (chmod 755 on /tmp would take away its sticky bit and everyone's write).
+    if (asRoot && created !== undefined) await chmod(dirname(options.dataDir), 0o755)
   }
   if (asRoot) await assertPostgresUserCanReach(resolve(options.dataDir))
   if (!initialised)
