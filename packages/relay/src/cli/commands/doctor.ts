@@ -32,6 +32,14 @@ export const SCHEDULE_FLAG = {
     "[FACTLIB_SCHEDULE_MINUTES]; checked against Neon's scale to zero and slot removal",
 } as const
 
+/** `--standby-url`, which `doctor` and `setup` share. */
+export const STANDBY_URL_FLAG = {
+  type: 'string',
+  multiple: true,
+  value: '<url>',
+  help: "a streaming standby to read the slot's synced copy from (repeatable)",
+} as const
+
 /** The schedule `--schedule-minutes` or FACTLIB_SCHEDULE_MINUTES gives, if either does. */
 export function scheduleMinutes(flag: unknown): number | undefined {
   const value = (typeof flag === 'string' ? flag : process.env.FACTLIB_SCHEDULE_MINUTES)?.trim()
@@ -45,12 +53,7 @@ export function scheduleMinutes(flag: unknown): number | undefined {
 }
 
 const FLAGS = commandFlags([...DATABASE_VARIABLES, ...SINK_VARIABLES], {
-  'standby-url': {
-    type: 'string',
-    multiple: true,
-    value: '<url>',
-    help: "a streaming standby to read the slot's synced copy from (repeatable)",
-  },
+  'standby-url': STANDBY_URL_FLAG,
   'schedule-minutes': SCHEDULE_FLAG,
   json: {
     type: 'boolean',

@@ -11,7 +11,7 @@ import { type Command, parseFlags, UsageError } from '../command.js'
 import { commandFlags, DATABASE_VARIABLES, inspectConfig, stringFlags } from '../config-flags.js'
 import { connectDatabase } from '../connect.js'
 import { checksTable } from '../table.js'
-import { SCHEDULE_FLAG, scheduleMinutes } from './doctor.js'
+import { SCHEDULE_FLAG, STANDBY_URL_FLAG, scheduleMinutes } from './doctor.js'
 
 const FLAGS = commandFlags(DATABASE_VARIABLES, {
   role: { type: 'string', value: '<name>', help: 'the relay role in the printed SQL [factlib_relay]' },
@@ -20,12 +20,7 @@ const FLAGS = commandFlags(DATABASE_VARIABLES, {
     type: 'boolean',
     help: 'remove the slot and publication instead (refused while a relay streams)',
   },
-  'standby-url': {
-    type: 'string',
-    multiple: true,
-    value: '<url>',
-    help: "a streaming standby to read the slot's synced copy from (repeatable)",
-  },
+  'standby-url': STANDBY_URL_FLAG,
   'schedule-minutes': SCHEDULE_FLAG,
   json: { type: 'boolean', help: 'print {"ok","checks","created","sql"} (with --drop: {"dropped"})' },
 })
