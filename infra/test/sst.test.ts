@@ -14,6 +14,7 @@ import {
   EXPECTED_SCHEDULE_ALARMS,
   EXPECTED_SCHEDULE_WIDGETS,
   EXPECTED_WIDGETS,
+  type ExpectedAlarm,
   MSK_ARN,
   MSK_TOPIC_ARN,
   OPTIONS,
@@ -121,22 +122,7 @@ describe('infra/sst under Pulumi mocks', () => {
     expect(alarms).toHaveLength(Object.keys(EXPECTED_ALARMS).length)
     for (const expected of Object.values(EXPECTED_ALARMS)) {
       const alarm = alarms.find((candidate) => candidate.inputs.name === expected.name)
-      expect(alarm?.inputs, expected.name).toEqual({
-        name: expected.name,
-        alarmDescription: expect.stringContaining('Runbook: '),
-        namespace: expected.namespace,
-        metricName: expected.metricName,
-        dimensions: expected.dimensions,
-        statistic: expected.statistic,
-        period: expected.periodSeconds,
-        threshold: expected.threshold,
-        evaluationPeriods: expected.evaluationPeriods,
-        datapointsToAlarm: expected.datapointsToAlarm,
-        comparisonOperator: expected.comparisonOperator,
-        treatMissingData: expected.treatMissingData,
-        alarmActions: [topicArn],
-        okActions: [topicArn],
-      })
+      expect(alarm?.inputs, expected.name).toEqual(alarmInputs(expected, topicArn))
     }
   })
 
@@ -291,19 +277,7 @@ describe('schedule mode under Pulumi mocks', () => {
     expect(alarms).toHaveLength(Object.keys(EXPECTED_SCHEDULE_ALARMS).length)
     for (const expected of Object.values(EXPECTED_SCHEDULE_ALARMS)) {
       const alarm = alarms.find((candidate) => candidate.inputs.name === expected.name)
-      expect(alarm?.inputs, expected.name).toMatchObject({
-        namespace: expected.namespace,
-        metricName: expected.metricName,
-        dimensions: expected.dimensions,
-        statistic: expected.statistic,
-        period: expected.periodSeconds,
-        threshold: expected.threshold,
-        evaluationPeriods: expected.evaluationPeriods,
-        datapointsToAlarm: expected.datapointsToAlarm,
-        comparisonOperator: expected.comparisonOperator,
-        treatMissingData: expected.treatMissingData,
-        alarmActions: [topicArn],
-      })
+      expect(alarm?.inputs, expected.name).toEqual(alarmInputs(expected, topicArn))
     }
   })
 
@@ -465,3 +439,23 @@ describe('deploy settings', () => {
     expect(() => readDeploySettings({ FACTLIB_DEPLOY_VPC_ID: 'vpc-1' })).toThrow(/FACTLIB_DEPLOY_SUBNET_IDS/)
   })
 })
+
+/** The inputs the Pulumi front-end gives an alarm of the spec: every field, as the spec has it. */
+function alarmInputs(expected: ExpectedAlarm, topicArn: unknown) {
+  return {
+    name: expected.name,
+    alarmDescription: expect.stringContaining('Runbook: '),
+    namespace: expected.namespace,
+    metricName: expected.metricName,
+    dimensions: expected.dimensions,
+    statistic: expected.statistic,
+    period: expected.periodSeconds,
+    threshold: expected.threshold,
+    evaluationPeriods: expected.evaluationPeriods,
+    datapointsToAlarm: expected.datapointsToAlarm,
+    comparisonOperator: expected.comparisonOperator,
+    treatMissingData: expected.treatMissingData,
+    alarmActions: [topicArn],
+    okActions: [topicArn],
+  }
+}
