@@ -12,6 +12,7 @@ export default defineConfig({
     projects: [
       project('harness', ['test/**/*.test.ts']),
       project('emit', ['packages/emit/test/**/*.test.ts']),
+      project('consume', ['packages/consume/test/**/*.test.ts']),
       project('relay', ['packages/relay/test/**/*.test.ts']),
       project('dev', ['packages/dev/test/**/*.test.ts']),
       project('infra', ['infra/test/**/*.test.ts']),
