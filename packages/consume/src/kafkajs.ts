@@ -1,0 +1,116 @@
+import { decode, type KafkaRecord } from './decode.js'
+import type { FactlibError } from './errors.js'
+import type { Fact } from './fact.js'
+
+type Message = NonNullable<KafkaRecord['message']> & { offset: string }
+
+/** What the helpers need of a kafkajs `Consumer`: `commitOffsets`. */
+export interface KafkaJsConsumer {
+  commitOffsets(offsets: Array<{ topic: string; partition: number; offset: string }>): Promise<unknown>
+}
+
+/** A kafkajs `eachMessage` payload, structurally. */
+export interface KafkaJsEachMessagePayload {
+  topic: string
+  partition: number
+  message: Message
+}
+
+/** A kafkajs `eachBatch` payload, structurally: the parts the helper uses. */
+export interface KafkaJsEachBatchPayload {
+  batch: { topic: string; partition: number; messages: Message[] }
+  resolveOffset(offset: string): void
+  heartbeat(): Promise<void>
+  isRunning(): boolean
+  isStale(): boolean
+}
+
+/** Options of {@link eachMessage} and {@link eachBatch}. */
+export interface KafkaJsOptions {
+  /**
+   * A record that is not a fact (`NOT_A_FACT`): `'fail'` (throw: not committed, so redelivered and its
+   * partition stops), or `'skip'` it with a warning line and commit past it. @default 'fail'
+   */
+  notAFact?: 'fail' | 'skip'
+}
+
+/**
+ * An `eachMessage` for `consumer.run({ autoCommit: false, eachMessage })` that commits a record's offset
+ * only after `handle(fact)` resolved: run your inbox transaction in `handle`, and a fact is committed in
+ * Kafka only once its effects are committed in PostgreSQL. A handler that throws commits nothing: kafkajs
+ * delivers the record again (after a restart or rebalance too), and the inbox skips what was handled.
+ *
+ * @example
+ * ```ts
+ * import { eachMessage } from '@factlib/consume/kafkajs'
+ *
+ * await consumer.run({
+ *   autoCommit: false,
+ *   eachMessage: eachMessage(consumer, (fact) => inbox.handle(client, fact, shipping)),
+ * })
+ * ```
+ */
+export function eachMessage(
+  consumer: KafkaJsConsumer,
+  handle: (fact: Fact, payload: KafkaJsEachMessagePayload) => unknown,
+  options: KafkaJsOptions = {},
+): (payload: KafkaJsEachMessagePayload) => Promise<void> {
+  return async (payload) => {
+    const fact = factOf(payload, options)
+    if (fact) await handle(fact, payload)
+    await commit(consumer, payload.topic, payload.partition, payload.message.offset)
+  }
+}
+
+/**
+ * An `eachBatch` for `consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch })`: each
+ * record in offset order as {@link eachMessage} does (commit after `handle` resolved), resolving its offset
+ * and sending a heartbeat after each, and stopping when the consumer stops or the batch is stale.
+ *
+ * @example
+ * ```ts
+ * await consumer.run({
+ *   autoCommit: false,
+ *   eachBatchAutoResolve: false,
+ *   eachBatch: eachBatch(consumer, (fact) => inbox.handle(client, fact, shipping)),
+ * })
+ * ```
+ */
+export function eachBatch(
+  consumer: KafkaJsConsumer,
+  handle: (fact: Fact, payload: KafkaJsEachMessagePayload) => unknown,
+  options: KafkaJsOptions = {},
+): (payload: KafkaJsEachBatchPayload) => Promise<void> {
+  const each = eachMessage(consumer, handle, options)
+  return async ({ batch: { topic, partition, messages }, resolveOffset, heartbeat, isRunning, isStale }) => {
+    for (const message of messages) {
+      if (!isRunning() || isStale()) return
+      await each({ topic, partition, message })
+      resolveOffset(message.offset)
+      await heartbeat()
+    }
+  }
+}
+
+function factOf(record: KafkaRecord, { notAFact }: KafkaJsOptions): Fact | undefined {
+  try {
+    return decode(record)
+  } catch (error) {
+    if (notAFact !== 'skip' || (error as FactlibError).code !== 'NOT_A_FACT') throw error
+    console.warn(
+      JSON.stringify({
+        level: 'warn',
+        msg: 'not a fact: skipped',
+        topic: record.topic,
+        partition: record.partition,
+        offset: record.message?.offset,
+        code: 'NOT_A_FACT',
+      }),
+    )
+  }
+}
+
+function commit(consumer: KafkaJsConsumer, topic: string, partition: number, offset: string) {
+  // Kafka's committed offset is the next record to read.
+  return consumer.commitOffsets([{ topic, partition, offset: String(BigInt(offset) + 1n) }])
+}

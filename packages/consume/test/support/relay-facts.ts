@@ -1,0 +1,263 @@
+// Facts emitted with @factlib/emit, relayed by the real `factlib relay` to the real Kafka, and read back raw:
+// as kafkajs payloads, as @platformatic/kafka messages and as the Lambda events AWS builds from them.
+import { createServer, Socket } from 'node:net'
+import { createEmitter, type Fact as EmittedFact, type FactInput } from '@factlib/emit'
+import { type Message, Consumer as PlatformaticConsumer } from '@platformatic/kafka'
+import type { MSKEvent, MSKRecord, SelfManagedKafkaEvent } from 'aws-lambda'
+import { Kafka, type KafkaMessage, logLevel } from 'kafkajs'
+import pg from 'pg'
+import { expect } from 'vitest'
+import { relayEnv, startRelayProcess } from '../../../../test/harness/cli.js'
+import {
+  freshDatabase,
+  kafkaBrokers,
+  type TestDatabase,
+  uniqueName,
+  waitFor,
+} from '../../../../test/harness/index.js'
+import { createTopics, totalRecords } from '../../../../test/harness/kafka-reader.js'
+import { migrateInbox } from '../../src/index.js'
+
+export const kafka = () =>
+  new Kafka({ clientId: 'consume-test', brokers: kafkaBrokers(), logLevel: logLevel.NOTHING })
+
+/** A kafkajs `eachMessage` payload as read: topic, partition and the raw message. */
+export interface RawRecord {
+  topic: string
+  partition: number
+  message: KafkaMessage
+}
+
+/** A fresh database with the inbox and an `effects` table a handler writes one row per handled fact into. */
+export async function consumerDatabase(): Promise<{ db: TestDatabase; client: pg.Client }> {
+  const db = await freshDatabase('consume')
+  const client = new pg.Client({ connectionString: db.url })
+  await client.connect()
+  await migrateInbox(client)
+  await client.query(
+    'create table effects (seq bigserial primary key, fact_id text not null, aggregate_id text not null, consumer text not null default $$a$$)',
+  )
+  return { db, client }
+}
+
+/** Rows of `effects`, in the order they were written. */
+export async function effects(
+  client: pg.Client,
+  consumer = 'a',
+): Promise<Array<{ factId: string; aggregateId: string }>> {
+  const { rows } = await client.query<{ fact_id: string; aggregate_id: string }>(
+    'select fact_id, aggregate_id from effects where consumer = $1 order by seq',
+    [consumer],
+  )
+  return rows.map((row) => ({ factId: row.fact_id, aggregateId: row.aggregate_id }))
+}
+
+/** The number of inbox rows of a consumer. */
+export async function inboxRows(client: pg.Client, consumer: string): Promise<number> {
+  const { rows } = await client.query<{ n: number }>(
+    'select count(*)::int as n from factlib_inbox where consumer = $1',
+    [consumer],
+  )
+  return rows[0]?.n ?? 0
+}
+
+export interface Relayed {
+  source: string
+  topic: string
+  /** The facts as emitted, in emit order. */
+  emitted: EmittedFact[]
+  databaseUrl: string
+  env: Record<string, string>
+}
+
+/**
+ * Emit `inputs` (aggregate type `item` unless given) in one transaction of the database at `databaseUrl`
+ * (a fresh one by default), run `factlib relay` until all of them are in the topic, stop it.
+ */
+export async function relayFacts(
+  inputs: Array<Omit<FactInput, 'aggregateType'> & { aggregateType?: string }>,
+  { partitions = 3 }: { partitions?: number } = {},
+): Promise<Relayed> {
+  const db = await freshDatabase('relay')
+  const source = uniqueName('consume')
+  const topic = `${source}.item`
+  await createTopics(kafkaBrokers(), [topic], partitions)
+  const env = relayEnv(db.url)
+  const relay = startRelayProcess(env)
+  await relay.waitForLog('streaming')
+  const emitted = await emitFacts(db.url, source, inputs)
+  await waitFor(
+    `${emitted.length} facts in ${topic}`,
+    async () => (await totalRecords(kafkaBrokers(), topic)) >= emitted.length,
+    {
+      timeoutMs: 30_000,
+    },
+  )
+  expect(await relay.stop()).toBe(0)
+  return { source, topic, emitted, databaseUrl: db.url, env }
+}
+
+export async function emitFacts(
+  databaseUrl: string,
+  source: string,
+  inputs: Array<Omit<FactInput, 'aggregateType'> & { aggregateType?: string }>,
+): Promise<EmittedFact[]> {
+  const facts = createEmitter({ source })
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  try {
+    await client.query('begin')
+    const emitted = await facts.emit(
+      client,
+      inputs.map((input) => ({ aggregateType: 'item', ...input }) as FactInput),
+    )
+    await client.query('commit')
+    return emitted
+  } finally {
+    await client.end()
+  }
+}
+
+/** Every record of `topic` now (the high watermarks' count), raw as kafkajs gives them, by partition and offset. */
+export async function readRaw(topic: string): Promise<RawRecord[]> {
+  const total = await totalRecords(kafkaBrokers(), topic)
+  const records: RawRecord[] = []
+  const consumer = kafka().consumer({ groupId: uniqueName('raw'), maxWaitTimeInMs: 100 })
+  await consumer.connect()
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true })
+    await consumer.run({
+      eachMessage: async ({ topic, partition, message }) => {
+        records.push({ topic, partition, message })
+      },
+    })
+    await waitFor(`${total} records of ${topic}`, () => records.length >= total, { timeoutMs: 30_000 })
+  } finally {
+    await consumer.disconnect()
+  }
+  return records.sort(
+    (a, b) => a.partition - b.partition || Number(a.message.offset) - Number(b.message.offset),
+  )
+}
+
+/** A `@platformatic/kafka` consumer in group `groupId` (a new group by default). */
+export const platformaticConsumer = (groupId = uniqueName('raw')) =>
+  new PlatformaticConsumer({ clientId: 'consume-test', groupId, bootstrapBrokers: kafkaBrokers() })
+
+/** The consumer's stream of `topic`, autocommit off, from the group's committed offsets (else the beginning). */
+export const platformaticStream = (consumer: PlatformaticConsumer, topic: string) =>
+  consumer.consume({
+    topics: [topic],
+    mode: 'committed',
+    fallbackMode: 'earliest',
+    autocommit: false,
+    maxWaitTime: 100,
+  })
+
+/** The first `count` records of `topic` as `@platformatic/kafka` messages, by partition and offset. */
+export async function readPlatformatic(topic: string, count: number): Promise<Message[]> {
+  const consumer = platformaticConsumer()
+  const messages: Message[] = []
+  try {
+    const stream = await platformaticStream(consumer, topic)
+    for await (const message of stream) if (messages.push(message) >= count) break
+  } finally {
+    await consumer.close(true)
+  }
+  return messages.sort((a, b) => a.partition - b.partition || Number(a.offset - b.offset))
+}
+
+/** One record as the Lambda event source mapping puts it in an event (AWS developer guide's example event). */
+export function lambdaRecord({ topic, partition, message }: RawRecord): MSKRecord {
+  const headers = Object.entries(message.headers ?? {}).flatMap(([name, value]) =>
+    (Array.isArray(value) ? value : [value]).map((each) => ({
+      [name]: [...Buffer.from(each as Buffer | string)],
+    })),
+  )
+  return {
+    topic,
+    partition,
+    offset: Number(message.offset),
+    timestamp: Number(message.timestamp),
+    timestampType: 'CREATE_TIME',
+    key: message.key?.toString('base64') ?? '',
+    value: message.value?.toString('base64') ?? '',
+    headers,
+  }
+}
+
+/** Records grouped by `"<topic>-<partition>"`, each group in offset order. */
+function grouped(records: RawRecord[]): Record<string, MSKRecord[]> {
+  const groups: Record<string, MSKRecord[]> = {}
+  for (const record of records) {
+    const key = `${record.topic}-${record.partition}`
+    groups[key] = [...(groups[key] ?? []), lambdaRecord(record)]
+  }
+  for (const group of Object.values(groups)) group.sort((a, b) => a.offset - b.offset)
+  return groups
+}
+
+/** An Amazon MSK event (`eventSource: "aws:kafka"`) holding `records`. */
+export function mskEvent(records: RawRecord[]): MSKEvent {
+  return {
+    eventSource: 'aws:kafka',
+    eventSourceArn:
+      'arn:aws:kafka:us-east-1:123456789012:cluster/factlib/abcd1234-abcd-cafe-abab-9876543210ab-4',
+    bootstrapServers: kafkaBrokers().join(','),
+    records: grouped(records),
+  }
+}
+
+/** A self-managed Apache Kafka event (`eventSource: "SelfManagedKafka"`) holding `records`. */
+export function selfManagedEvent(records: RawRecord[]): SelfManagedKafkaEvent {
+  return {
+    eventSource: 'SelfManagedKafka',
+    bootstrapServers: kafkaBrokers().join(','),
+    records: grouped(records),
+  }
+}
+
+/**
+ * A TCP proxy to PostgreSQL that, once {@link ConfirmationHold.hold} is called, still forwards what the
+ * server sends but holds back everything the client sends: a relay behind it streams and publishes facts,
+ * but its confirmations never reach the slot. Killed then, the relay's successor re-sends that window.
+ */
+export interface ConfirmationHold {
+  port: number
+  hold(): void
+  close(): Promise<void>
+}
+
+export async function confirmationHold(target: number): Promise<ConfirmationHold> {
+  let held = false
+  const sockets = new Set<Socket>()
+  const server = createServer((client) => {
+    const upstream = new Socket()
+    sockets.add(client).add(upstream)
+    const end = () => {
+      client.destroy()
+      upstream.destroy()
+    }
+    client.on('error', end).on('close', end)
+    upstream.on('error', end).on('close', end)
+    upstream.connect(target, '127.0.0.1', () => {
+      upstream.pipe(client)
+      client.on('data', (chunk) => {
+        if (!held) upstream.write(chunk)
+      })
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  if (address === null || typeof address === 'string') throw new Error('the proxy has no TCP port')
+  return {
+    port: address.port,
+    hold() {
+      held = true
+    },
+    close() {
+      for (const socket of sockets) socket.destroy()
+      return new Promise((resolve) => server.close(() => resolve()))
+    },
+  }
+}
