@@ -16,7 +16,7 @@ import {
   waitFor,
 } from '../../../../test/harness/index.js'
 import { createTopics, totalRecords } from '../../../../test/harness/kafka-reader.js'
-import { migrateInbox } from '../../src/index.js'
+import { type Fact, type Inbox, migrateInbox } from '../../src/index.js'
 
 export const kafka = () =>
   new Kafka({ clientId: 'consume-test', brokers: kafkaBrokers(), logLevel: logLevel.NOTHING })
@@ -261,3 +261,54 @@ export async function confirmationHold(target: number): Promise<ConfirmationHold
     },
   }
 }
+
+/** Run the relay of `relayed` again to relay `inputs`, emitted into its database, then stop it. */
+export async function relayMore(
+  relayed: Relayed,
+  inputs: Array<Omit<FactInput, 'aggregateType'> & { aggregateType?: string }>,
+): Promise<EmittedFact[]> {
+  const before = await totalRecords(kafkaBrokers(), relayed.topic)
+  const relay = startRelayProcess(relayed.env)
+  await relay.waitForLog('streaming')
+  const emitted = await emitFacts(relayed.databaseUrl, relayed.source, inputs)
+  await waitFor(
+    `${emitted.length} more facts in ${relayed.topic}`,
+    async () => (await totalRecords(kafkaBrokers(), relayed.topic)) >= before + emitted.length,
+    { timeoutMs: 30_000 },
+  )
+  expect(await relay.stop()).toBe(0)
+  return emitted
+}
+
+/** A handler that writes one `effects` row per fact through the inbox, and throws on the facts in `poison`. */
+export function inboxEffect(client: pg.Client, inbox: Inbox, poison: Set<string>) {
+  return (fact: Fact) =>
+    inbox.handle(client, fact, async (fact, tx) => {
+      await tx.query('insert into effects (fact_id, aggregate_id, consumer) values ($1, $2, $3)', [
+        fact.id,
+        fact.aggregateId,
+        inbox.consumer,
+      ])
+      if (poison.has(fact.id)) throw new Error(`handler fails on fact ${fact.id}`)
+    })
+}
+
+/** Facts of each aggregate in `order` keep the order they were emitted in. */
+export function expectAggregateOrder(
+  order: Array<{ factId: string; aggregateId: string }>,
+  emitted: EmittedFact[],
+) {
+  for (const aggregate of new Set(emitted.map((fact) => fact.aggregateId)))
+    expect(
+      order.filter((row) => row.aggregateId === aggregate).map((row) => row.factId),
+      `order of aggregate ${aggregate}`,
+    ).toEqual(emitted.filter((fact) => fact.aggregateId === aggregate).map((fact) => fact.id))
+}
+
+/** `count` facts over `aggregates` aggregates, interleaved: fact i belongs to aggregate `a<i mod aggregates>`. */
+export const interleaved = (count: number, aggregates: number) =>
+  Array.from({ length: count }, (_, index) => ({
+    aggregateId: `a${index % aggregates}`,
+    type: 'item.changed',
+    data: { index },
+  }))
