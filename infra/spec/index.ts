@@ -1,7 +1,25 @@
 export { ALARM_DEFAULTS, type AlarmKey, type AlarmSpec, relayAlarms } from './alarms.js'
+export {
+  type ConsumerOptions,
+  type ConsumerResource,
+  type ConsumerSpec,
+  type ConsumerStatement,
+  consumerSpec,
+  mappingSettings,
+  type OnFailureOptions,
+  type OnFailureSpec,
+} from './consumer.js'
 export { type ContainerSpec, healthCheckCommand, type ServiceSpec } from './container.js'
 export { type DashboardRefs, dashboardBody, type Widget } from './dashboard.js'
-export { kafkaEnvironment, type MskResource, type MskStatement, mskTopicArn, topicPatterns } from './kafka.js'
+export {
+  kafkaEnvironment,
+  type MskResource,
+  type MskStatement,
+  mskArn,
+  mskResourceArns,
+  mskTopicArn,
+  topicPatterns,
+} from './kafka.js'
 export { AWS_METRICS, DEFAULT_METRICS_NAMESPACE, METRIC_DIMENSION, RELAY_METRICS } from './metrics.js'
 export type { AlarmOptions, FargateCpu, KafkaTarget, RelayDeploymentOptions } from './options.js'
 export {

@@ -1,8 +1,14 @@
 import type { ConfigVariable } from '@factlib/relay/config'
 import type { KafkaTarget } from './options.js'
 
-/** What in an MSK cluster an IAM statement covers: the cluster itself, or topics matching patterns. */
-export type MskResource = { kind: 'cluster' } | { kind: 'topics'; patterns: string[] }
+/**
+ * What in an MSK cluster an IAM statement covers: the cluster itself, topics matching patterns, or consumer
+ * groups by name.
+ */
+export type MskResource =
+  | { kind: 'cluster' }
+  | { kind: 'topics'; patterns: string[] }
+  | { kind: 'groups'; names: string[] }
 
 /** One IAM statement of the relay's task role, with its resource still relative to the MSK cluster. */
 export interface MskStatement {
@@ -62,11 +68,25 @@ export function topicPatterns(template: string, sources: string[] | undefined, d
 }
 
 /**
- * The ARN of topics in an MSK cluster: `arn:…:cluster/<name>/<uuid>` → `arn:…:topic/<name>/<uuid>/<topic>`.
- * For a plain string; the front-ends do the same on deploy-time values.
+ * The ARN of a topic or consumer group in an MSK cluster: `arn:…:cluster/<name>/<uuid>` →
+ * `arn:…:topic/<name>/<uuid>/<topic>` (or `group/…/<group>`). For a plain string; the front-ends do the same
+ * on deploy-time values.
  */
-export function mskTopicArn(clusterArn: string, topic: string): string {
+export function mskArn(clusterArn: string, kind: 'topic' | 'group', name: string): string {
   const [head, tail] = clusterArn.split(':cluster/')
   if (tail === undefined) throw new Error(`not an MSK cluster ARN: ${clusterArn}`)
-  return `${head}:topic/${tail}/${topic}`
+  return `${head}:${kind}/${tail}/${name}`
+}
+
+/** {@link mskArn} of a topic. */
+export function mskTopicArn(clusterArn: string, topic: string): string {
+  return mskArn(clusterArn, 'topic', topic)
+}
+
+/** The ARNs a statement's resource stands for, in a cluster whose ARN is a plain string. */
+export function mskResourceArns(clusterArn: string, resource: MskResource): string[] {
+  if (resource.kind === 'cluster') return [clusterArn]
+  if (resource.kind === 'topics')
+    return resource.patterns.map((pattern) => mskArn(clusterArn, 'topic', pattern))
+  return resource.names.map((name) => mskArn(clusterArn, 'group', name))
 }
