@@ -1,1 +1,1 @@
-export { FactlibRelay, type FactlibRelayProps } from './relay.js'
+export { addConsumerEndpoints, type FactlibConsumer, FactlibRelay, type FactlibRelayProps } from './relay.js'

@@ -11,14 +11,19 @@ import * as logs from 'aws-cdk-lib/aws-logs'
 import * as scheduler from 'aws-cdk-lib/aws-scheduler'
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager'
 import * as sns from 'aws-cdk-lib/aws-sns'
+import * as sqs from 'aws-cdk-lib/aws-sqs'
 import { Construct } from 'constructs'
 import { buildRelayLambdaSync } from '../lambda/bundle.js'
 import {
   type AlarmKey,
+  type ConsumerOptions,
+  type ConsumerSpec,
+  consumerSpec,
   dashboardBody,
   type KafkaTarget,
   type MskResource,
-  mskTopicArn,
+  mappingSettings,
+  mskResourceArns,
   type RelayDeploymentOptions,
   type RelaySpec,
   relaySpec,
@@ -153,6 +158,60 @@ export class FactlibRelay extends Construct implements ec2.IConnectable {
 
   private readonly connectionsOf: ec2.Connections
 
+  /**
+   * Subscribe a Lambda function to one fact topic of the relay's MSK cluster: an event source mapping in
+   * provisioned mode with the consumer spec's retry and failure settings, the execution role's statements for
+   * the cluster, the topic, the consumer group, the network interfaces and the failure destination, and (by
+   * default) an SQS queue `<name>-failed` for what Lambda gives up on.
+   *
+   * The mapping polls from the cluster's subnets with the cluster's security group: that group must admit
+   * itself on 9098, and the subnets need a route to Lambda and STS (a NAT gateway, or {@link addConsumerEndpoints}).
+   *
+   * @example
+   * ```ts
+   * const consumer = relay.subscribe(projection, { name: 'orders-projection', topic: 'orders.Order' })
+   * mskSecurityGroup.connections.allowInternally(ec2.Port.tcp(9098))
+   * consumer.failureQueue // the SQS queue the failed batches' metadata goes to
+   * ```
+   */
+  subscribe(fn: lambda.IFunction, options: ConsumerOptions): FactlibConsumer {
+    const spec = consumerSpec(this.spec, options)
+    const scope = new Construct(this, `Consumer-${spec.name}`)
+    const failureQueue =
+      spec.onFailure.kind === 'queue'
+        ? new sqs.Queue(scope, 'Failed', {
+            queueName: spec.onFailure.queueName,
+            retentionPeriod: Duration.seconds(spec.onFailure.retentionSeconds),
+          })
+        : undefined
+    const destination =
+      spec.onFailure.kind === 'queue'
+        ? failureQueue!.queueArn
+        : spec.onFailure.kind === 'kafka'
+          ? spec.onFailure.destination
+          : spec.onFailure.arn
+    for (const statement of spec.iam)
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: statement.actions,
+          resources:
+            statement.resource.kind === 'any'
+              ? ['*']
+              : statement.resource.kind === 'onFailure'
+                ? [destination + (statement.resource.suffix ?? '')]
+                : mskArns(spec.clusterArn, statement.resource),
+        }),
+      )
+    const eventSourceMapping = new lambda.CfnEventSourceMapping(scope, 'Mapping', {
+      ...mappingSettings(spec),
+      functionName: fn.functionArn,
+      destinationConfig: { onFailure: { destination } },
+    })
+    // Lambda checks the execution role when it creates the mapping: the role's policy comes first.
+    eventSourceMapping.node.addDependency(fn)
+    return { spec, eventSourceMapping, ...(failureQueue ? { failureQueue } : {}) }
+  }
+
   /** The relay's security group(s): allow them into the database, e.g. `db.connections.allowDefaultPortFrom(relay)`. */
   get connections(): ec2.Connections {
     return this.connectionsOf
@@ -257,6 +316,52 @@ export class FactlibRelay extends Construct implements ec2.IConnectable {
   }
 }
 
+/** What {@link FactlibRelay.subscribe} created. */
+export interface FactlibConsumer {
+  spec: ConsumerSpec
+  eventSourceMapping: lambda.CfnEventSourceMapping
+  /** The default failure destination; absent when `onFailure` names one. */
+  failureQueue?: sqs.Queue
+}
+
+const ENDPOINT_SERVICES: Record<string, ec2.InterfaceVpcEndpointAwsService> = {
+  lambda: ec2.InterfaceVpcEndpointAwsService.LAMBDA,
+  sts: ec2.InterfaceVpcEndpointAwsService.STS,
+  sqs: ec2.InterfaceVpcEndpointAwsService.SQS,
+  sns: ec2.InterfaceVpcEndpointAwsService.SNS,
+}
+
+/**
+ * VPC endpoints for a consumer's event source mapping, for a VPC without a NAT gateway: an interface endpoint
+ * (private DNS, HTTPS from the VPC) per service in `subnets` (the cluster's), and a gateway endpoint for S3.
+ *
+ * @example
+ * ```ts
+ * addConsumerEndpoints(vpc, consumer.spec.endpointServices, { subnetType: ec2.SubnetType.PRIVATE_ISOLATED })
+ * ```
+ */
+export function addConsumerEndpoints(
+  vpc: ec2.Vpc,
+  services: string[],
+  subnets?: ec2.SubnetSelection,
+): (ec2.InterfaceVpcEndpoint | ec2.GatewayVpcEndpoint)[] {
+  return services.map((service) => {
+    const id = `${service[0]!.toUpperCase()}${service.slice(1)}Endpoint`
+    if (service === 's3')
+      return vpc.addGatewayEndpoint(id, {
+        service: ec2.GatewayVpcEndpointAwsService.S3,
+        ...(subnets ? { subnets: [subnets] } : {}),
+      })
+    const endpoint = ENDPOINT_SERVICES[service]
+    if (!endpoint) throw new Error(`addConsumerEndpoints: no endpoint for ${service}`)
+    return vpc.addInterfaceEndpoint(id, {
+      service: endpoint,
+      privateDnsEnabled: true,
+      ...(subnets ? { subnets } : {}),
+    })
+  })
+}
+
 /** The bundle of `@factlib/relay/lambda`, built by esbuild on this machine at synth time (no Docker). */
 function relayLambdaCode(): lambda.Code {
   return lambda.Code.fromAsset(resolve(REPOSITORY_ROOT, 'infra/lambda'), {
@@ -288,12 +393,10 @@ function mskPolicyStatements(spec: RelaySpec): iam.PolicyStatement[] {
 }
 
 /** MSK ARNs for a statement; a cluster ARN that is still a token is split by CloudFormation instead. */
-function mskArns(clusterArn: string, resource: MskResource): string[] {
-  if (resource.kind === 'cluster') return [clusterArn]
-  if (!Token.isUnresolved(clusterArn))
-    return resource.patterns.map((pattern) => mskTopicArn(clusterArn, pattern))
+export function mskArns(clusterArn: string, resource: MskResource): string[] {
+  if (resource.kind === 'cluster' || !Token.isUnresolved(clusterArn))
+    return mskResourceArns(clusterArn, resource)
   const parts = Fn.split(':cluster/', clusterArn)
-  return resource.patterns.map((pattern) =>
-    Fn.join('', [Fn.select(0, parts), ':topic/', Fn.select(1, parts), '/', pattern]),
-  )
+  const [kind, names] = resource.kind === 'topics' ? ['topic', resource.patterns] : ['group', resource.names]
+  return names.map((name) => Fn.join('', [Fn.select(0, parts), `:${kind}/`, Fn.select(1, parts), '/', name]))
 }

@@ -171,6 +171,12 @@ describe('FactlibRelay on the CDK', () => {
       ToPort: 9098,
       GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('KafkaSecurityGroup'), 'GroupId'] },
     })
+    // A consumer's event source mapping polls with the cluster's own security group.
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      FromPort: 9098,
+      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('KafkaSecurityGroup'), 'GroupId'] },
+      SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('KafkaSecurityGroup'), 'GroupId'] },
+    })
   })
 
   it('keeps logs in its own log group for 30 days', () => {

@@ -64,6 +64,9 @@ export class ExampleStack extends Stack {
     })
     // MSK Serverless with IAM auth listens on 9098.
     kafkaSecurityGroup.connections.allowFrom(this.relay, ec2.Port.tcp(9098))
+    // A consumer's event source mapping (relay.subscribe) polls from the cluster's subnets with the cluster's
+    // own security group, and reaches Lambda and STS through the NAT gateway.
+    kafkaSecurityGroup.connections.allowInternally(ec2.Port.tcp(9098))
     if (props.alarmEmail)
       this.relay.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail))
   }
