@@ -14,7 +14,7 @@ export default $config({
     }
   },
   async run() {
-    const { relaySpec } = await import('./infra/spec/index.js')
+    const { consumerSpec, relaySpec } = await import('./infra/spec/index.js')
     const infra = await import('./infra/sst/index.js')
     const settings = infra.readDeploySettings(process.env)
     const name = `factlib-relay-${$app.stage}`
@@ -60,6 +60,28 @@ export default $config({
 
     const region = aws.getRegionOutput().region
     const kafka = msk ? msk.arn : settings.mskClusterArn
+
+    // A consumer: an existing function subscribed to a fact topic (FACTLIB_DEPLOY_CONSUMER_FUNCTION and _TOPIC).
+    // Its event source mapping reaches Lambda, STS and the failure queue through the NAT step or, without
+    // one, through the VPC endpoints step.
+    if (settings.consumer) {
+      const consumer = consumerSpec(spec, { name: settings.consumer.functionName, topic: settings.consumer.topic })
+      const services = infra.vpcEndpoints(settings, consumer.endpointServices)
+      if (vpc && services.length)
+        infra.createVpcEndpoints('Endpoints', {
+          vpcId: vpc.id,
+          services,
+          subnetIds: vpc.privateSubnets,
+          securityGroupIds: vpc.securityGroups,
+        })
+      const fn = aws.lambda.getFunctionOutput({ functionName: settings.consumer.functionName })
+      infra.subscribeConsumer('Consumer', {
+        spec: consumer,
+        functionName: fn.arn,
+        // arn:aws:iam::<account>:role/<path/><name>
+        roleName: fn.role.apply((arn) => arn.split('/').at(-1) as string),
+      })
+    }
 
     if (spec.schedule) {
       // Lambda injects no secrets: the URL goes into the function's encrypted environment at deploy time.

@@ -1,3 +1,4 @@
+export { type Consumer, type ConsumerInput, createVpcEndpoints, subscribeConsumer } from './consumer.js'
 export { createDatabaseSecret, readDatabaseUrl } from './database-secret.js'
 export {
   createRelayMonitoring,
@@ -7,5 +8,11 @@ export {
 } from './monitoring.js'
 export { createMskServerless } from './msk.js'
 export { createRelaySchedule, type RelaySchedule, type RelayScheduleInput } from './schedule.js'
-export { type RelayServiceInput, relayServiceArgs, servicePermissions, withRelaySettings } from './service.js'
-export { type DeploySettings, readDeploySettings, vpcNat } from './settings.js'
+export {
+  mskArnInputs,
+  type RelayServiceInput,
+  relayServiceArgs,
+  servicePermissions,
+  withRelaySettings,
+} from './service.js'
+export { type DeploySettings, readDeploySettings, vpcEndpoints, vpcNat } from './settings.js'

@@ -1,6 +1,12 @@
 import type * as aws from '@pulumi/aws'
 import * as pulumi from '@pulumi/pulumi'
-import { type FargateCpu, type MskStatement, mskTopicArn, type RelaySpec } from '../spec/index.js'
+import {
+  type FargateCpu,
+  type MskResource,
+  type MskStatement,
+  mskResourceArns,
+  type RelaySpec,
+} from '../spec/index.js'
 
 const SST_CPU = {
   256: '0.25 vCPU',
@@ -92,12 +98,24 @@ export function servicePermissions(
   spec: RelaySpec<pulumi.Input<string>>,
 ): { actions: string[]; resources: pulumi.Input<string>[] }[] {
   if (spec.kafka.kind !== 'msk-iam') return []
-  const clusterArn = pulumi.output(spec.kafka.clusterArn)
+  const clusterArn = spec.kafka.clusterArn
   return spec.iam.map((statement: MskStatement) => ({
     actions: statement.actions,
-    resources:
-      statement.resource.kind === 'cluster'
-        ? [clusterArn]
-        : statement.resource.patterns.map((pattern) => clusterArn.apply((arn) => mskTopicArn(arn, pattern))),
+    resources: mskArnInputs(clusterArn, statement.resource),
   }))
+}
+
+/** The ARNs of a statement's resource in a cluster whose ARN is known at deploy time, one output each. */
+export function mskArnInputs(
+  clusterArn: pulumi.Input<string>,
+  resource: MskResource,
+): pulumi.Output<string>[] {
+  const count =
+    resource.kind === 'cluster'
+      ? 1
+      : resource.kind === 'topics'
+        ? resource.patterns.length
+        : resource.names.length
+  const arns = pulumi.output(clusterArn).apply((arn) => mskResourceArns(arn, resource))
+  return Array.from({ length: count }, (_, index) => arns.apply((all) => all[index] as string))
 }

@@ -19,6 +19,8 @@
  * | `FACTLIB_DEPLOY_DATABASE_HOST` | the database's host (not secret): Neon's limits apply to `*.neon.tech` | none |
  * | `FACTLIB_DEPLOY_NAT` | the new VPC's NAT: `managed`, `ec2` (fck-nat, cheaper) or `none` | see {@link vpcNat} |
  * | `FACTLIB_DEPLOY_LAMBDA_BUNDLE` | schedule mode: a folder with a built `index.mjs` (`npm run bundle:lambda -w @factlib/infra`) | built at deploy |
+ * | `FACTLIB_DEPLOY_CONSUMER_FUNCTION` | an existing Lambda function to subscribe to a fact topic (also its consumer group id) | none |
+ * | `FACTLIB_DEPLOY_CONSUMER_TOPIC` | with the function: the fact topic, e.g. `orders.Order` | — |
  */
 export interface DeploySettings {
   slot: string | undefined
@@ -34,6 +36,7 @@ export interface DeploySettings {
   databaseHost: string | undefined
   nat: 'managed' | 'ec2' | 'none' | undefined
   lambdaBundle: string | undefined
+  consumer: { functionName: string; topic: string } | undefined
 }
 
 /**
@@ -49,6 +52,17 @@ export function vpcNat(settings: DeploySettings): 'managed' | 'ec2' | undefined 
   const nat =
     settings.nat ?? (settings.mode === 'schedule' || isOutsideAws(settings.databaseHost) ? 'managed' : 'none')
   return nat === 'none' ? undefined : nat
+}
+
+/**
+ * The VPC endpoints step of a new VPC. A consumer's event source mapping calls Lambda and STS (and its
+ * failure destination's service, `ConsumerSpec.endpointServices`) from the cluster's private subnets: with a
+ * NAT gateway it goes through that, without one the VPC gets interface endpoints for those services instead. Nothing without a consumer, or with an
+ * existing VPC (its routes are its own).
+ */
+export function vpcEndpoints(settings: DeploySettings, services: string[]): string[] {
+  if (!settings.consumer || settings.vpc || vpcNat(settings)) return []
+  return services
 }
 
 /** A database host outside any AWS VPC: Neon, Supabase. */
@@ -101,6 +115,16 @@ export function readDeploySettings(env: Record<string, string | undefined>): Dep
   if (nat !== undefined && vpcId)
     fail('NAT', 'applies to a new VPC only; an existing VPC routes its own subnets')
 
+  const consumerFunction = get('CONSUMER_FUNCTION')
+  const consumerTopic = get('CONSUMER_TOPIC')
+  if (consumerFunction !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(consumerFunction))
+    fail('CONSUMER_FUNCTION', 'expected a Lambda function name (A-Z, a-z, 0-9, _ and -)')
+  if ((consumerFunction === undefined) !== (consumerTopic === undefined))
+    fail(
+      consumerFunction === undefined ? 'CONSUMER_TOPIC' : 'CONSUMER_FUNCTION',
+      'set both FACTLIB_DEPLOY_CONSUMER_FUNCTION and FACTLIB_DEPLOY_CONSUMER_TOPIC',
+    )
+
   return {
     slot: get('SLOT'),
     sources: list('SOURCES'),
@@ -115,5 +139,9 @@ export function readDeploySettings(env: Record<string, string | undefined>): Dep
     databaseHost: get('DATABASE_HOST'),
     nat: nat as DeploySettings['nat'],
     lambdaBundle: get('LAMBDA_BUNDLE'),
+    consumer:
+      consumerFunction && consumerTopic
+        ? { functionName: consumerFunction, topic: consumerTopic }
+        : undefined,
   }
 }

@@ -13,8 +13,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const TYPOS = {
   path: join(root, 'infra/test/sst-typos.virtual.ts'),
   text: `/// <reference path="../../.sst/platform/config.d.ts" />
-import { relaySpec } from '../spec/index.js'
-import { relayServiceArgs } from '../sst/index.js'
+import { consumerSpec, relaySpec } from '../spec/index.js'
+import { relayServiceArgs, subscribeConsumer } from '../sst/index.js'
 
 declare const cluster: sst.aws.Cluster
 const spec = relaySpec({ kafka: { kind: 'brokers', brokers: 'kafka.internal:9092' } })
@@ -27,6 +27,15 @@ new sst.aws.Service('Size', { ...args, cpu: '3 vCPU' }) // rejects: 3 vCPU
 new sst.aws.Service('Health', { ...args, health: { ...args.health, interval: 'often' } }) // rejects: often
 new sst.aws.Cluster('Cluster', { vpc: { id: 'vpc-1', securityGroups: [], loadBalancerSubnets: [] }, transform: { clustr: {} } }) // rejects: clustr
 new sst.aws.Vpc('Vpc', { az: 2, nat: 'managd' }) // rejects: managd
+
+// The README's consumer: an sst.aws.Function's name and role fit subscribeConsumer.
+declare const fn: sst.aws.Function
+const msk = relaySpec({ kafka: { kind: 'msk-iam', clusterArn: 'arn:aws:kafka:eu-west-1:1:cluster/facts/1' } })
+subscribeConsumer('Projection', {
+  spec: consumerSpec(msk, { name: 'orders-projection', topic: 'orders.Order' }),
+  functionName: fn.name,
+  roleName: fn.nodes.role.name,
+})
 `,
 }
 

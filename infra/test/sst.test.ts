@@ -1,13 +1,15 @@
 import * as pulumi from '@pulumi/pulumi'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { relaySpec } from '../spec/index.js'
+import { consumerSpec, relaySpec } from '../spec/index.js'
 import {
   createDatabaseSecret,
   createMskServerless,
   createRelayMonitoring,
   createRelaySchedule,
+  createVpcEndpoints,
   readDeploySettings,
   relayServiceArgs,
+  subscribeConsumer,
 } from '../sst/index.js'
 import {
   EXPECTED_ALARMS,
@@ -15,6 +17,7 @@ import {
   EXPECTED_SCHEDULE_WIDGETS,
   EXPECTED_WIDGETS,
   type ExpectedAlarm,
+  expectedConsumerStatements,
   MSK_ARN,
   MSK_TOPIC_ARN,
   OPTIONS,
@@ -397,6 +400,85 @@ describe('the sst.aws.Service arguments', () => {
       deploymentMaximumPercent: 100,
     })
     expect(standby.scaling).toMatchObject({ min: 2, max: 2 })
+  })
+})
+
+describe('a consumer under Pulumi mocks', () => {
+  it('maps the topic to the function in provisioned mode, with the retry settings and a failure queue', async () => {
+    const spec = consumerSpec(relaySpec(OPTIONS), { name: 'orders-projection', topic: 'orders.Order' })
+    const consumer = subscribeConsumer('Projection', {
+      spec,
+      functionName: 'projection-fn',
+      roleName: 'projection-role',
+    })
+    const queueArn = await resolved(consumer.failureQueue!.arn)
+    await resolved(consumer.eventSourceMapping.id)
+    expect(ofType('aws:sqs/queue:Queue').at(-1)?.inputs).toEqual({
+      name: 'orders-projection-failed',
+      messageRetentionSeconds: 1_209_600,
+    })
+    expect(ofType('aws:lambda/eventSourceMapping:EventSourceMapping').at(-1)?.inputs).toEqual({
+      functionName: 'projection-fn',
+      eventSourceArn: MSK_ARN,
+      topics: ['orders.Order'],
+      amazonManagedKafkaEventSourceConfig: { consumerGroupId: 'orders-projection' },
+      startingPosition: 'TRIM_HORIZON',
+      batchSize: 100,
+      maximumRetryAttempts: 10,
+      bisectBatchOnFunctionError: false,
+      functionResponseTypes: ['ReportBatchItemFailures'],
+      provisionedPollerConfig: { minimumPollers: 1, maximumPollers: 2 },
+      destinationConfig: { onFailure: { destinationArn: queueArn } },
+    })
+  })
+
+  it('gives the function’s role the cluster, topic, group, network and queue statements', async () => {
+    const spec = consumerSpec(relaySpec(OPTIONS), { name: 'orders-projection', topic: 'orders.Order' })
+    const consumer = subscribeConsumer('Policy', { spec, functionName: 'fn', roleName: 'projection-role' })
+    const queueArn = await resolved(consumer.failureQueue!.arn)
+    const policy = JSON.parse(await resolved(consumer.policy.policy as pulumi.Input<string>))
+    expect(ofType('aws:iam/rolePolicy:RolePolicy').at(-1)?.inputs.role).toBe('projection-role')
+    expect(
+      policy.Statement.map((statement: { Effect: string; Action: string[]; Resource: string[] }) => ({
+        effect: statement.Effect,
+        actions: statement.Action,
+        resources: statement.Resource,
+      })),
+    ).toEqual(expectedConsumerStatements(queueArn).map((statement) => ({ effect: 'Allow', ...statement })))
+  })
+
+  it('takes a Kafka topic as the failure destination, with no queue', async () => {
+    const spec = consumerSpec(relaySpec(OPTIONS), {
+      name: 'orders-audit',
+      topic: 'orders.Order',
+      onFailure: { kafka: 'factlib.dlq' },
+    })
+    const consumer = subscribeConsumer('Audit', { spec, functionName: 'audit-fn', roleName: 'audit-role' })
+    expect(consumer.failureQueue).toBeUndefined()
+    await resolved(consumer.eventSourceMapping.id)
+    expect(ofType('aws:lambda/eventSourceMapping:EventSourceMapping').at(-1)?.inputs).toMatchObject({
+      destinationConfig: { onFailure: { destinationArn: 'kafka://factlib.dlq' } },
+    })
+  })
+
+  it('creates interface endpoints with private DNS for the services a consumer needs', async () => {
+    const endpoints = createVpcEndpoints('Endpoints', {
+      vpcId: 'vpc-1',
+      services: ['lambda', 'sts', 'sqs'],
+      subnetIds: ['subnet-a', 'subnet-b'],
+      securityGroupIds: ['sg-1'],
+    })
+    await Promise.all(endpoints.map((endpoint) => resolved(endpoint.id)))
+    expect(ofType('aws:ec2/vpcEndpoint:VpcEndpoint').map((endpoint) => endpoint.inputs)).toEqual(
+      ['lambda', 'sts', 'sqs'].map((service) => ({
+        vpcId: 'vpc-1',
+        serviceName: `com.amazonaws.eu-west-1.${service}`,
+        vpcEndpointType: 'Interface',
+        privateDnsEnabled: true,
+        subnetIds: ['subnet-a', 'subnet-b'],
+        securityGroupIds: ['sg-1'],
+      })),
+    )
   })
 })
 

@@ -10,6 +10,45 @@ export const MSK_ARN =
 export const MSK_TOPIC_ARN =
   'arn:aws:kafka:eu-west-1:123456789012:topic/facts/1b2c3d4e-1111-2222-3333-444455556666-s1'
 
+export const MSK_GROUP_ARN =
+  'arn:aws:kafka:eu-west-1:123456789012:group/facts/1b2c3d4e-1111-2222-3333-444455556666-s1'
+
+/**
+ * The oracle for the execution role of the consumer `orders-projection` of `orders.Order` with the default
+ * failure queue (whose ARN the front-end knows), written out by hand.
+ */
+export const expectedConsumerStatements = (queueArn: unknown) => [
+  {
+    actions: [
+      'kafka-cluster:Connect',
+      'kafka-cluster:DescribeClusterDynamicConfiguration',
+      'kafka:DescribeClusterV2',
+      'kafka:GetBootstrapBrokers',
+    ],
+    resources: [MSK_ARN],
+  },
+  {
+    actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'],
+    resources: [`${MSK_TOPIC_ARN}/orders.Order`],
+  },
+  {
+    actions: ['kafka-cluster:DescribeGroup', 'kafka-cluster:AlterGroup'],
+    resources: [`${MSK_GROUP_ARN}/orders-projection`],
+  },
+  {
+    actions: [
+      'ec2:CreateNetworkInterface',
+      'ec2:DescribeNetworkInterfaces',
+      'ec2:DescribeVpcs',
+      'ec2:DeleteNetworkInterface',
+      'ec2:DescribeSubnets',
+      'ec2:DescribeSecurityGroups',
+    ],
+    resources: ['*'],
+  },
+  { actions: ['sqs:SendMessage'], resources: [queueArn] },
+]
+
 /** The deployment every front-end test builds: MSK by ARN, two sources, an RDS instance. */
 export const OPTIONS = {
   name: 'factlib-relay-test',
