@@ -4,7 +4,7 @@ import type { Inbox } from './inbox.js'
 
 /** The part of Neon's HTTP `sql` (from `neon(url)`) that the inbox uses; `Q` is the query its `transaction` takes. */
 export interface NeonHttp<Q> {
-  query(text: string, params: unknown[]): Q
+  query(text: string, params: unknown[]): unknown
   transaction(queries: Q[]): PromiseLike<unknown>
 }
 
@@ -27,11 +27,11 @@ export interface NeonHttp<Q> {
  * ])
  * ```
  */
-export async function handleOnNeon<Q>(
-  sql: NeonHttp<Q>,
+export async function handleOnNeon<Q, S extends NeonHttp<Q>>(
+  sql: S & NeonHttp<Q>,
   inbox: Pick<Inbox, 'insert' | 'table'>,
   fact: Fact,
-  queries: (sql: NeonHttp<Q>) => Q[],
+  queries: (sql: S) => Q[],
 ): Promise<boolean> {
   if (typeof sql?.transaction !== 'function')
     throw new FactlibError(
@@ -40,7 +40,7 @@ export async function handleOnNeon<Q>(
     )
   const { text, params } = inbox.insert(fact)
   try {
-    await sql.transaction([sql.query(text, params), ...queries(sql)])
+    await sql.transaction([sql.query(text, params) as Q, ...queries(sql)])
     return true
   } catch (error) {
     const { code, constraint } = (error ?? {}) as { code?: string; constraint?: string }

@@ -3,7 +3,7 @@ import { notInTransaction } from './not-in-transaction.js'
 
 /** The part of a postgres.js transaction (the `sql` given to `sql.begin`'s callback) that the inbox uses. */
 export interface PostgresTransaction {
-  unsafe(query: string, parameters: unknown[]): PromiseLike<unknown>
+  unsafe(query: string, parameters: string[]): PromiseLike<unknown>
   savepoint: unknown
 }
 
@@ -24,5 +24,6 @@ export interface PostgresTransaction {
 export function fromPostgres(tx: PostgresTransaction): Queryable {
   // Only the `sql` of sql.begin() and sql.savepoint() has savepoint(); the root and reserved ones do not.
   if (typeof tx?.savepoint !== 'function') throw notInTransaction('postgres.js', 'sql.begin((tx) => …)')
-  return { query: (text, params) => tx.unsafe(text, params) }
+  // The inbox binds only strings (consumer, fact id, time), which postgres.js types accept.
+  return { query: (text, params) => tx.unsafe(text, params as string[]) }
 }
