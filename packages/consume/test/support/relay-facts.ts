@@ -16,7 +16,7 @@ import {
   waitFor,
 } from '../../../../test/harness/index.js'
 import { createTopics, totalRecords } from '../../../../test/harness/kafka-reader.js'
-import { type Fact, type Inbox, migrateInbox } from '../../src/index.js'
+import { createInbox, type Fact, type Inbox, migrateInbox } from '../../src/index.js'
 
 export const kafka = () =>
   new Kafka({ clientId: 'consume-test', brokers: kafkaBrokers(), logLevel: logLevel.NOTHING })
@@ -312,3 +312,67 @@ export const interleaved = (count: number, aggregates: number) =>
     type: 'item.changed',
     data: { index },
   }))
+
+/** The group's committed offset of each partition of `topic` (-1: none), and the topic's high watermarks. */
+export async function offsets(groupId: string, topic: string) {
+  const admin = kafka().admin()
+  await admin.connect()
+  try {
+    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] })
+    const high = await admin.fetchTopicOffsets(topic)
+    return {
+      committed: new Map(committed?.partitions.map((each) => [each.partition, Number(each.offset)])),
+      high: new Map(high.map((each) => [each.partition, Number(each.high)])),
+    }
+  } finally {
+    await admin.disconnect()
+  }
+}
+
+export const allCommitted = async (groupId: string, topic: string) => {
+  const { committed, high } = await offsets(groupId, topic)
+  // An empty partition has nothing to commit.
+  return [...high].every(([partition, end]) => end === 0 || committed.get(partition) === end)
+}
+
+/** The `ce_id` header of a raw record. */
+export const idOf = (record: RawRecord) => record.message.headers?.ce_id?.toString() ?? ''
+
+/**
+ * A consumer database, 12 relayed facts of 4 aggregates, a fact that follows another in its partition
+ * (`failing`), and a handler through the inbox of consumer `a` that fails on the facts in `poison` and
+ * notes where the group's committed offset stood when each fact started (`starts`: never past the fact).
+ */
+export async function commitScenario() {
+  const { client } = await consumerDatabase()
+  const relayed = await relayFacts(interleaved(12, 4))
+  const raw = await readRaw(relayed.topic)
+  const failing = raw.find((record, index) => index > 0 && raw[index - 1]?.partition === record.partition)
+  if (!failing) throw new Error('no partition holds two facts')
+  const groupId = uniqueName('group')
+  const poison = new Set([idOf(failing)])
+  const effect = inboxEffect(client, createInbox({ consumer: 'a' }), poison)
+  const starts: Array<{ partition: number; offset: number; committed: number }> = []
+  const attempts = new Map<string, number>()
+  const handle = async (fact: Fact) => {
+    attempts.set(fact.id, (attempts.get(fact.id) ?? 0) + 1)
+    const committed = (await offsets(groupId, relayed.topic)).committed.get(fact.partition) ?? -1
+    starts.push({ partition: fact.partition, offset: Number(fact.offset), committed })
+    await effect(fact)
+  }
+  return { client, relayed, raw, failing, groupId, poison, handle, starts, attempts }
+}
+
+/** After the restart: every fact's effect once, one inbox row each, aggregates in order, no offset committed early. */
+export async function expectHandledOnce(scenario: Awaited<ReturnType<typeof commitScenario>>) {
+  const all = await effects(scenario.client)
+  expect(all).toHaveLength(12)
+  expect(new Set(all.map((row) => row.factId)).size).toBe(12)
+  expect(await inboxRows(scenario.client, 'a')).toBe(12)
+  expectAggregateOrder(all, scenario.relayed.emitted)
+  for (const { partition, offset, committed } of scenario.starts)
+    expect(
+      committed,
+      `committed offset of partition ${partition} when offset ${offset} started`,
+    ).toBeLessThanOrEqual(offset)
+}
