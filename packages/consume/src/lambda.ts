@@ -67,9 +67,9 @@ export interface KafkaHandlerOptions {
  *
  * Partitions are handled one after another, so one database connection serves the whole batch.
  *
- * Recommended event source settings (see the README, "Consume in Lambda"): provisioned poller mode, a
- * retry limit (`MaximumRetryAttempts`, -1 = forever by default) with an on-failure destination, and
- * `ReportBatchItemFailures` with `{ reportBatchItemFailures: true }`.
+ * Recommended event source settings (README, "AWS Lambda: MSK and self-managed Kafka"): provisioned poller
+ * mode, `MaximumRetryAttempts` set (-1, forever, by default) with an on-failure destination, and
+ * `FunctionResponseTypes: ["ReportBatchItemFailures"]` with `{ reportBatchItemFailures: true }`.
  *
  * @example
  * ```ts
