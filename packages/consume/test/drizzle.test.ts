@@ -9,7 +9,7 @@ import postgres from 'postgres'
 import { afterAll, describe, expect, test } from 'vitest'
 import { freshDatabase, routeNeonToHarness } from '../../../test/harness/index.js'
 import { fromDrizzle } from '../src/drizzle.js'
-import { afterWrite, type Driver, inboxContract } from './support/inbox.js'
+import { afterWrite, type Driver, endPool, inboxContract } from './support/inbox.js'
 
 routeNeonToHarness(neonConfig)
 
@@ -19,7 +19,7 @@ const postgresSql = postgres(db.url, { max: 2, onnotice: () => {} })
 const neonPool = new NeonPool({ connectionString: db.url, max: 2 })
 // Neon's pool.end() resolves before its WebSockets have closed: see packages/emit/test/drizzle.test.ts.
 neonPool.on('error', () => {})
-afterAll(() => Promise.all([pgPool.end(), postgresSql.end(), neonPool.end()]))
+afterAll(() => Promise.all([endPool(pgPool), postgresSql.end(), neonPool.end()]))
 
 // Over node-postgres and Neon execute() resolves to { rows }, over postgres.js to the rows themselves.
 const databases = {

@@ -3,12 +3,12 @@ import pg from 'pg'
 import { afterAll, describe, expect, test } from 'vitest'
 import { freshDatabase, withClient } from '../../../test/harness/index.js'
 import { createInbox, type Fact, inboxSql, migrateInbox, route } from '../src/index.js'
-import { effectSql, fact, inboxContract, inboxTables, pgShaped, rowsOf } from './support/inbox.js'
+import { effectSql, endPool, fact, inboxContract, inboxTables, pgShaped, rowsOf } from './support/inbox.js'
 
 const db = await freshDatabase('consume')
 // Each handle() takes its own client from the pool: two at once for the concurrent redelivery.
 const pool = new pg.Pool({ connectionString: db.url, max: 2 })
-afterAll(() => pool.end())
+afterAll(() => endPool(pool))
 
 async function connected<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect()

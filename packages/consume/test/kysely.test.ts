@@ -3,14 +3,13 @@ import pg from 'pg'
 import { afterAll, describe } from 'vitest'
 import { freshDatabase } from '../../../test/harness/index.js'
 import { fromKysely } from '../src/kysely.js'
-import { afterWrite, type Driver, inboxContract } from './support/inbox.js'
+import { afterWrite, type Driver, endPool, inboxContract } from './support/inbox.js'
 
 const db = await freshDatabase('consume_kysely')
+const pool = new pg.Pool({ connectionString: db.url, max: 2 })
 // biome-ignore lint/suspicious/noExplicitAny: tables are created per test with random names
-const kysely = new Kysely<any>({
-  dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: db.url, max: 2 }) }),
-})
-afterAll(() => kysely.destroy())
+const kysely = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
+afterAll(() => endPool(pool, () => kysely.destroy()))
 
 const kyselyDriver = (): Driver => ({
   handle: (inbox, fact, effects, step) =>

@@ -5,11 +5,12 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import { PrismaPg } from '@prisma/adapter-pg'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { freshDatabase, withClient } from '../../../test/harness/index.js'
 import { createInbox, migrateInbox } from '../src/index.js'
 import { fromPrisma, type PrismaTransaction } from '../src/prisma.js'
-import { afterWrite, type Driver, effectSql, fact, inboxContract, rowsOf } from './support/inbox.js'
+import { afterWrite, type Driver, effectSql, endPool, fact, inboxContract, rowsOf } from './support/inbox.js'
 
 const root = resolve(fileURLToPath(import.meta.url), '../../../..')
 
@@ -53,15 +54,21 @@ async function generateClient(): Promise<new (options: { adapter: PrismaPg }) =>
 }
 
 const db = await freshDatabase('consume_prisma')
+const pool = new pg.Pool({ connectionString: db.url, max: 2 })
 let prisma: Client
 beforeAll(async () => {
   const PrismaClient = await generateClient()
   await withClient(db.url, (client) =>
     client.query('create table prisma_shipments (order_id text primary key)'),
   )
-  prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: db.url, max: 2 }) })
+  prisma = new PrismaClient({ adapter: new PrismaPg(pool) })
 }, 120_000)
-afterAll(() => prisma?.$disconnect())
+afterAll(() =>
+  endPool(pool, async () => {
+    await prisma?.$disconnect()
+    if (!pool.ending) await pool.end()
+  }),
+)
 
 const prismaDriver = (): Driver => ({
   handle: (inbox, each, effects, step) =>
