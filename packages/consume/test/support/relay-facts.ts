@@ -3,8 +3,7 @@
 import { createServer, Socket } from 'node:net'
 import { createEmitter, type Fact as EmittedFact, type FactInput } from '@factlib/emit'
 import { type Message, Consumer as PlatformaticConsumer } from '@platformatic/kafka'
-import type { MSKEvent, MSKRecord, SelfManagedKafkaEvent } from 'aws-lambda'
-import { Kafka, type KafkaMessage, logLevel } from 'kafkajs'
+import { Kafka, logLevel } from 'kafkajs'
 import pg from 'pg'
 import { expect } from 'vitest'
 import { relayEnv, startRelayProcess } from '../../../../test/harness/cli.js'
@@ -16,17 +15,20 @@ import {
   waitFor,
 } from '../../../../test/harness/index.js'
 import { createTopics, totalRecords } from '../../../../test/harness/kafka-reader.js'
+import { type RawRecord, readRaw } from '../../../../test/harness/lambda-events.js'
 import { createInbox, type Fact, type Inbox, migrateInbox } from '../../src/index.js'
+
+// The Lambda events built from the records in Kafka are the harness's, shared with the examples.
+export {
+  lambdaRecord,
+  mskEvent,
+  type RawRecord,
+  readRaw,
+  selfManagedEvent,
+} from '../../../../test/harness/lambda-events.js'
 
 export const kafka = () =>
   new Kafka({ clientId: 'consume-test', brokers: kafkaBrokers(), logLevel: logLevel.NOTHING })
-
-/** A kafkajs `eachMessage` payload as read: topic, partition and the raw message. */
-export interface RawRecord {
-  topic: string
-  partition: number
-  message: KafkaMessage
-}
 
 /** A fresh database with the inbox and an `effects` table a handler writes one row per handled fact into. */
 export async function consumerDatabase(): Promise<{ db: TestDatabase; client: pg.Client }> {
@@ -118,29 +120,6 @@ export async function emitFacts(
   }
 }
 
-/** Every record of `topic` now (the high watermarks' count), raw as kafkajs gives them, by partition and offset. */
-export async function readRaw(topic: string): Promise<RawRecord[]> {
-  const total = await totalRecords(kafkaBrokers(), topic)
-  const records: RawRecord[] = []
-  const consumer = kafka().consumer({ groupId: uniqueName('raw'), maxWaitTimeInMs: 100 })
-  await consumer.connect()
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true })
-    await consumer.run({
-      eachMessage: async ({ topic, partition, message }) => {
-        records.push({ topic, partition, message })
-      },
-    })
-    await waitFor(`${total} records of ${topic}`, () => records.length >= total, { timeoutMs: 30_000 })
-  } finally {
-    await consumer.disconnect()
-  }
-  return records.sort(
-    (a, b) => a.partition - b.partition || Number(a.message.offset) - Number(b.message.offset),
-  )
-}
-
-/** A `@platformatic/kafka` consumer in group `groupId` (a new group by default). */
 export const platformaticConsumer = (groupId = uniqueName('raw')) =>
   new PlatformaticConsumer({ clientId: 'consume-test', groupId, bootstrapBrokers: kafkaBrokers() })
 
@@ -165,56 +144,6 @@ export async function readPlatformatic(topic: string, count: number): Promise<Me
     await consumer.close(true)
   }
   return messages.sort((a, b) => a.partition - b.partition || Number(a.offset - b.offset))
-}
-
-/** One record as the Lambda event source mapping puts it in an event (AWS developer guide's example event). */
-export function lambdaRecord({ topic, partition, message }: RawRecord): MSKRecord {
-  const headers = Object.entries(message.headers ?? {}).flatMap(([name, value]) =>
-    (Array.isArray(value) ? value : [value]).map((each) => ({
-      [name]: [...Buffer.from(each as Buffer | string)],
-    })),
-  )
-  return {
-    topic,
-    partition,
-    offset: Number(message.offset),
-    timestamp: Number(message.timestamp),
-    timestampType: 'CREATE_TIME',
-    key: message.key?.toString('base64') ?? '',
-    value: message.value?.toString('base64') ?? '',
-    headers,
-  }
-}
-
-/** Records grouped by `"<topic>-<partition>"`, each group in offset order. */
-function grouped(records: RawRecord[]): Record<string, MSKRecord[]> {
-  const groups: Record<string, MSKRecord[]> = {}
-  for (const record of records) {
-    const key = `${record.topic}-${record.partition}`
-    groups[key] = [...(groups[key] ?? []), lambdaRecord(record)]
-  }
-  for (const group of Object.values(groups)) group.sort((a, b) => a.offset - b.offset)
-  return groups
-}
-
-/** An Amazon MSK event (`eventSource: "aws:kafka"`) holding `records`. */
-export function mskEvent(records: RawRecord[]): MSKEvent {
-  return {
-    eventSource: 'aws:kafka',
-    eventSourceArn:
-      'arn:aws:kafka:us-east-1:123456789012:cluster/factlib/abcd1234-abcd-cafe-abab-9876543210ab-4',
-    bootstrapServers: kafkaBrokers().join(','),
-    records: grouped(records),
-  }
-}
-
-/** A self-managed Apache Kafka event (`eventSource: "SelfManagedKafka"`) holding `records`. */
-export function selfManagedEvent(records: RawRecord[]): SelfManagedKafkaEvent {
-  return {
-    eventSource: 'SelfManagedKafka',
-    bootstrapServers: kafkaBrokers().join(','),
-    records: grouped(records),
-  }
 }
 
 /**
