@@ -44,7 +44,8 @@ export async function handleOnNeon<Q, S extends NeonHttp<Q>>(
     return true
   } catch (error) {
     const { code, constraint } = (error ?? {}) as { code?: string; constraint?: string }
-    if (code === '23505' && constraint === `${inbox.table.split('.').pop()}_pkey`) return false
+    // PostgreSQL's name for the key: the table's name cut to 58 bytes (names are ≤ 63), then _pkey.
+    if (code === '23505' && constraint === `${inbox.table.split('.').pop()!.slice(0, 58)}_pkey`) return false
     throw error
   }
 }

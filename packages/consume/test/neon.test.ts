@@ -111,6 +111,17 @@ describe('Neon HTTP: handleOnNeon', () => {
     expect(await rowsOf(db.url, 'app.neon_inbox')).toEqual([`billing ${one.id}`, `shipping ${one.id}`])
   })
 
+  test("a table name longer than PostgreSQL's key names: the truncated key is still the inbox's", async () => {
+    const table = `inbox_${'x'.repeat(60)}`
+    await withClient(db.url, (client) => migrateInbox(client, table))
+    const shipping = createInbox({ consumer: 'shipping', table })
+    const one = fact()
+    expect([
+      await handleOnNeon(sql, shipping, one, () => []),
+      await handleOnNeon(sql, shipping, one, () => []),
+    ]).toEqual([true, false])
+  })
+
   test('concurrent redelivery: the second request waits on the inbox row, then resolves false', async () => {
     const { inbox, effects, table } = await inboxTables(db.url)
     const shipping = inbox()
