@@ -8,8 +8,12 @@ import { RelayMetrics } from './observability/metrics.js'
 import type { DrainSummary } from './relay/drain.js'
 import { startRelay } from './relay/start-relay.js'
 import { createSink } from './sinks/create-sink.js'
+import { applyRuntimeHeapFlags } from './util/heap-flags.js'
 
 export type { DrainSummary } from './relay/drain.js'
+
+// The relay's heap settings, as `factlib relay` runs with them (util/heap-flags.ts), as far as V8 takes them here.
+applyRuntimeHeapFlags()
 
 /** The part of Lambda's context object the handler uses. */
 export interface LambdaContext {

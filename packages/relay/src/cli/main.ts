@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { FactlibError } from '@factlib/emit'
 import { ConfigError } from '../config/config.js'
 import { errorMessage } from '../util/error-fields.js'
+import { reexecWithHeapFlags } from '../util/heap-flags.js'
 import { type Command, UsageError } from './command.js'
 
 // Commands load on use: `factlib emit` in a script loop should not pay for kafkajs and the relay.
@@ -91,6 +92,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`factlib: unknown command "${name}"\n\n${usage}\n`)
     return 2
   }
+  // The long-running command gets its heap settings before anything is allocated (see heap-flags.ts).
+  if (name === 'relay') reexecWithHeapFlags()
   const command = await entry.load()
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(`${command.help}\n`)

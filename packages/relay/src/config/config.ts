@@ -131,7 +131,7 @@ export const CONFIG_VARIABLES = {
     doc: '`true`: the slot is synchronized to standbys (PostgreSQL 17+, failover = true); `false`: never',
   },
   FACTLIB_MAX_INFLIGHT_BYTES: {
-    default: String(16 * 1024 * 1024),
+    default: String(8 * 1024 * 1024),
     doc: 'memory for facts read but not yet acknowledged (their record bytes plus ~0.5 KiB each)',
   },
   FACTLIB_REPLICATION_TIMEOUT: {
