@@ -1,17 +1,10 @@
-import { execFile } from 'node:child_process'
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
-import { promisify } from 'node:util'
 import { PrismaPg } from '@prisma/adapter-pg'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { withClient } from '../../../test/harness/index.js'
+import { generatePrismaClient } from '../../../test/harness/prisma.js'
 import { createEmitter } from '../src/index.js'
 import { fromPrisma, type PrismaTransaction } from '../src/prisma.js'
 import { expectedContent, idsIn, order, uniqueSource, walDatabase } from './helpers.js'
-
-const root = resolve(fileURLToPath(import.meta.url), '../../../..')
 
 /** The part of the generated PrismaClient this test uses. */
 interface Client extends PrismaTransaction {
@@ -20,44 +13,13 @@ interface Client extends PrismaTransaction {
   $disconnect(): Promise<void>
 }
 
-/**
- * Generate the client with the real `prisma generate` (it uses Prisma's bundled Wasm, not a download). The
- * CLI still insists on locating a schema-engine binary, which is downloaded from outside the npm registry
- * and used only by migrate and db commands: it is pointed at a stub that fails if it is ever run.
- */
-async function generateClient(): Promise<new (options: { adapter: PrismaPg }) => Client> {
-  const stubDir = await mkdtemp(join(tmpdir(), 'factlib-prisma-'))
-  const stub = join(stubDir, 'schema-engine')
-  await writeFile(
-    stub,
-    '#!/bin/sh\necho "factlib tests: no schema engine (tables are made in SQL)" >&2\nexit 1\n',
-  )
-  await chmod(stub, 0o755)
-  try {
-    await promisify(execFile)(
-      process.execPath,
-      [
-        join(root, 'node_modules/prisma/build/index.js'),
-        'generate',
-        '--schema',
-        'packages/emit/test/fixtures/prisma/schema.prisma',
-      ],
-      {
-        cwd: root,
-        env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: stub, PRISMA_HIDE_UPDATE_MESSAGE: '1' },
-      },
-    )
-  } finally {
-    await rm(stubDir, { recursive: true, force: true })
-  }
-  const generated = pathToFileURL(join(root, 'node_modules/.cache/factlib-prisma/client.ts')).href
-  return ((await import(/* @vite-ignore */ generated)) as { PrismaClient: never }).PrismaClient
-}
-
 const { db, messages } = await walDatabase('prisma')
 let prisma: Client
 beforeAll(async () => {
-  const PrismaClient = await generateClient()
+  const PrismaClient = await generatePrismaClient<new (options: { adapter: PrismaPg }) => Client>(
+    'packages/emit/test/fixtures/prisma/schema.prisma',
+    'node_modules/.cache/factlib-prisma',
+  )
   await withClient(db.url, (client) => client.query('create table prisma_orders (id text primary key)'))
   prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: db.url }) })
 }, 120_000)
