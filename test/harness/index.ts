@@ -10,6 +10,7 @@ export { ensureKafkaJars, KAFKA_VERSION, type KafkaBroker, startKafka } from './
 export { uniqueName } from './names.js'
 export {
   createDatabase,
+  endPool,
   startPostgres,
   type TestDatabase,
   type TestPostgres,

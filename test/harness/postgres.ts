@@ -93,3 +93,17 @@ export async function withClient<T>(url: string, work: (client: pg.Client) => Pr
     await client.end()
   }
 }
+
+/**
+ * End a node-postgres pool and wait until its connections have closed: `pool.end()` resolves as soon as it
+ * has asked them to, and the file's database, dropped with force next, would terminate one still closing.
+ */
+export async function endPool(pool: pg.Pool, end: () => Promise<unknown> = () => pool.end()) {
+  let open = pool.totalCount
+  const closed = new Promise<void>((resolve) => {
+    if (!open) resolve()
+    pool.on('remove', () => --open || resolve())
+  })
+  await end()
+  await closed
+}

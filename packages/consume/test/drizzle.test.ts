@@ -7,9 +7,9 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import pg from 'pg'
 import postgres from 'postgres'
 import { afterAll, describe, expect, test } from 'vitest'
-import { freshDatabase, routeNeonToHarness } from '../../../test/harness/index.js'
+import { endPool, freshDatabase, routeNeonToHarness } from '../../../test/harness/index.js'
 import { fromDrizzle } from '../src/drizzle.js'
-import { afterWrite, type Driver, endPool, inboxContract } from './support/inbox.js'
+import { afterWrite, type Driver, inboxContract } from './support/inbox.js'
 
 routeNeonToHarness(neonConfig)
 

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises'
 import pg from 'pg'
 import { afterAll, describe, expect, test } from 'vitest'
-import { freshDatabase, withClient } from '../../../test/harness/index.js'
+import { endPool, freshDatabase, withClient } from '../../../test/harness/index.js'
 import { createInbox, type Fact, inboxSql, migrateInbox, route } from '../src/index.js'
-import { effectSql, endPool, fact, inboxContract, inboxTables, pgShaped, rowsOf } from './support/inbox.js'
+import { effectSql, fact, inboxContract, inboxTables, pgShaped, rowsOf } from './support/inbox.js'
 
 const db = await freshDatabase('consume')
 // Each handle() takes its own client from the pool: two at once for the concurrent redelivery.

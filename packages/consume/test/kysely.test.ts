@@ -1,9 +1,9 @@
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import { afterAll, describe } from 'vitest'
-import { freshDatabase } from '../../../test/harness/index.js'
+import { endPool, freshDatabase } from '../../../test/harness/index.js'
 import { fromKysely } from '../src/kysely.js'
-import { afterWrite, type Driver, endPool, inboxContract } from './support/inbox.js'
+import { afterWrite, type Driver, inboxContract } from './support/inbox.js'
 
 const db = await freshDatabase('consume_kysely')
 const pool = new pg.Pool({ connectionString: db.url, max: 2 })

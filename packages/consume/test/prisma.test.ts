@@ -1,11 +1,11 @@
 import { PrismaPg } from '@prisma/adapter-pg'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { freshDatabase, withClient } from '../../../test/harness/index.js'
+import { endPool, freshDatabase, withClient } from '../../../test/harness/index.js'
 import { generatePrismaClient } from '../../../test/harness/prisma.js'
 import { createInbox, migrateInbox } from '../src/index.js'
 import { fromPrisma, type PrismaTransaction } from '../src/prisma.js'
-import { afterWrite, type Driver, effectSql, endPool, fact, inboxContract, rowsOf } from './support/inbox.js'
+import { afterWrite, type Driver, effectSql, fact, inboxContract, rowsOf } from './support/inbox.js'
 
 /** The part of the generated PrismaClient this test uses. */
 interface Client extends PrismaTransaction {

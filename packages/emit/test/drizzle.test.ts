@@ -7,7 +7,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import pg from 'pg'
 import postgres from 'postgres'
 import { afterAll, describe, expect, test } from 'vitest'
-import { routeNeonToHarness } from '../../../test/harness/index.js'
+import { endPool, routeNeonToHarness } from '../../../test/harness/index.js'
 import { fromDrizzle } from '../src/drizzle.js'
 import { createEmitter } from '../src/index.js'
 import { createTable, expectedContent, idsIn, order, uniqueSource, walDatabase } from './helpers.js'
@@ -22,7 +22,7 @@ const neonPool = new NeonPool({ connectionString: db.url })
 // Neon's pool.end() resolves before its WebSockets have closed; when the file's database is then dropped
 // (with force), a connection still closing reports 57P01 on the pool.
 neonPool.on('error', () => {})
-afterAll(() => Promise.all([pgPool.end(), postgresSql.end(), neonPool.end()]))
+afterAll(() => Promise.all([endPool(pgPool), postgresSql.end(), neonPool.end()]))
 
 const drivers = {
   'node-postgres': () => drizzlePg(pgPool),

@@ -1,16 +1,16 @@
 import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import { afterAll, describe, expect, test } from 'vitest'
+import { endPool } from '../../../test/harness/index.js'
 import { createEmitter } from '../src/index.js'
 import { fromKysely } from '../src/kysely.js'
 import { createTable, expectedContent, idsIn, order, uniqueSource, walDatabase } from './helpers.js'
 
 const { db, messages } = await walDatabase('kysely')
+const pool = new pg.Pool({ connectionString: db.url, max: 2 })
 // biome-ignore lint/suspicious/noExplicitAny: tables are created per test with random names
-const kysely = new Kysely<any>({
-  dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: db.url, max: 2 }) }),
-})
-afterAll(() => kysely.destroy())
+const kysely = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
+afterAll(() => endPool(pool, () => kysely.destroy()))
 
 describe('Kysely', () => {
   test('a transaction commits the facts with the writes', async () => {

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto'
-import type pg from 'pg'
 import { expect, test } from 'vitest'
 import { uniqueName, waitFor, withClient } from '../../../../test/harness/index.js'
 import { createInbox, decode, type Fact, type Inbox, migrateInbox, type Queryable } from '../../src/index.js'
@@ -110,20 +109,6 @@ export const lockWaiters = (url: string, count: number) =>
       return rows[0]!.n === count
     }),
   )
-
-/**
- * End a node-postgres pool and wait until its connections have closed: `pool.end()` resolves as soon as it
- * has asked them to, and the file's database, dropped with force next, would terminate one still closing.
- */
-export async function endPool(pool: pg.Pool, end: () => Promise<unknown> = () => pool.end()) {
-  let open = pool.totalCount
-  const closed = new Promise<void>((resolve) => {
-    if (!open) resolve()
-    pool.on('remove', () => --open || resolve())
-  })
-  await end()
-  await closed
-}
 
 export function deferred() {
   let resolve!: () => void
