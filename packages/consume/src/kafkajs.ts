@@ -1,6 +1,6 @@
-import { decode, type KafkaRecord } from './decode.js'
-import type { FactlibError } from './errors.js'
+import type { KafkaRecord } from './decode.js'
 import type { Fact } from './fact.js'
+import { decodeOrSkip, type NotAFact } from './skip.js'
 
 type Message = NonNullable<KafkaRecord['message']> & { offset: string }
 
@@ -31,7 +31,7 @@ export interface KafkaJsOptions {
    * A record that is not a fact (`NOT_A_FACT`): `'fail'` (throw: not committed, so redelivered and its
    * partition stops), or `'skip'` it with a warning line and commit past it. @default 'fail'
    */
-  notAFact?: 'fail' | 'skip'
+  notAFact?: NotAFact
 }
 
 /**
@@ -56,7 +56,7 @@ export function eachMessage(
   options: KafkaJsOptions = {},
 ): (payload: KafkaJsEachMessagePayload) => Promise<void> {
   return async (payload) => {
-    const fact = factOf(payload, options)
+    const fact = decodeOrSkip(payload, options.notAFact)
     if (fact) await handle(fact, payload)
     await commit(consumer, payload.topic, payload.partition, payload.message.offset)
   }
@@ -89,24 +89,6 @@ export function eachBatch(
       resolveOffset(message.offset)
       await heartbeat()
     }
-  }
-}
-
-function factOf(record: KafkaRecord, { notAFact }: KafkaJsOptions): Fact | undefined {
-  try {
-    return decode(record)
-  } catch (error) {
-    if (notAFact !== 'skip' || (error as FactlibError).code !== 'NOT_A_FACT') throw error
-    console.warn(
-      JSON.stringify({
-        level: 'warn',
-        msg: 'not a fact: skipped',
-        topic: record.topic,
-        partition: record.partition,
-        offset: record.message?.offset,
-        code: 'NOT_A_FACT',
-      }),
-    )
   }
 }
 

@@ -1,6 +1,6 @@
-import { decode } from './decode.js'
 import { FactlibError } from './errors.js'
 import type { Fact } from './fact.js'
+import { decodeOrSkip, type NotAFact } from './skip.js'
 
 /**
  * One record of a Lambda Kafka event: `MSKRecord` and `SelfManagedKafkaRecord` of `@types/aws-lambda` are
@@ -50,7 +50,7 @@ export interface KafkaHandlerOptions {
    * A record that is not a fact (`NOT_A_FACT`): `'fail'` its partition like a failing handler, or `'skip'`
    * it with a warning line. @default 'fail'
    */
-  notAFact?: 'fail' | 'skip'
+  notAFact?: NotAFact
 }
 
 /**
@@ -95,17 +95,10 @@ export function kafkaHandler(
     for (const [partition, records] of Object.entries(event.records ?? {})) {
       for (const record of [...records].sort((a, b) => a.offset - b.offset)) {
         try {
-          let fact: Fact
-          try {
-            fact = decode(record)
-          } catch (error) {
-            if (notAFact !== 'skip' || (error as FactlibError).code !== 'NOT_A_FACT') throw error
-            log('warn', 'not a fact: skipped', record, error)
-            continue
-          }
-          await handle(fact, record)
+          const fact = decodeOrSkip(record, notAFact)
+          if (fact) await handle(fact, record)
         } catch (error) {
-          log('error', 'fact failed: its partition stops here', record, error)
+          log('fact failed: its partition stops here', record, error)
           failures.push({ partition, record, error })
           break
         }
@@ -128,11 +121,11 @@ export function kafkaHandler(
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error))
 
-function log(level: 'warn' | 'error', msg: string, record: LambdaKafkaRecord, error: unknown): void {
+function log(msg: string, record: LambdaKafkaRecord, error: unknown): void {
   const code = (error as { code?: unknown })?.code
-  console[level](
+  console.error(
     JSON.stringify({
-      level,
+      level: 'error',
       msg,
       topic: record.topic,
       partition: record.partition,

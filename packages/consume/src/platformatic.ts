@@ -1,6 +1,5 @@
-import { decode } from './decode.js'
-import type { FactlibError } from './errors.js'
 import type { Fact } from './fact.js'
+import { decodeOrSkip, type NotAFact } from './skip.js'
 
 /** A `@platformatic/kafka` consumer message, structurally: the parts decoding and committing use. */
 export interface PlatformaticMessage {
@@ -20,7 +19,7 @@ export interface PlatformaticOptions {
    * A record that is not a fact (`NOT_A_FACT`): `'fail'` (throw: not committed), or `'skip'` it with a
    * warning line and commit past it. @default 'fail'
    */
-  notAFact?: 'fail' | 'skip'
+  notAFact?: NotAFact
 }
 
 /**
@@ -44,22 +43,7 @@ export async function consume<M extends PlatformaticMessage>(
   { notAFact }: PlatformaticOptions = {},
 ): Promise<void> {
   for await (const message of stream) {
-    let fact: Fact | undefined
-    try {
-      fact = decode(message)
-    } catch (error) {
-      if (notAFact !== 'skip' || (error as FactlibError).code !== 'NOT_A_FACT') throw error
-      const { topic, partition, offset } = message
-      console.warn(
-        JSON.stringify({
-          level: 'warn',
-          msg: 'not a fact: skipped',
-          topic,
-          partition,
-          offset: String(offset),
-        }),
-      )
-    }
+    const fact = decodeOrSkip(message, notAFact)
     if (fact) await handle(fact, message)
     await message.commit()
   }
