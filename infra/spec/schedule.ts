@@ -1,4 +1,4 @@
-import type { ConfigVariable } from '@factlib/relay/config'
+import { type ConfigVariable, RELAY_NODE_OPTIONS } from '@factlib/relay/config'
 
 /**
  * Schedule mode: an EventBridge Scheduler schedule invokes the relay's Lambda function
@@ -39,8 +39,12 @@ export interface ScheduleSpec<V = string> {
   flexibleTimeWindow: 'OFF'
   /** Nor does EventBridge Scheduler retry a failed invocation: the next run is the retry. */
   schedulerRetryPolicy: { maximumRetryAttempts: 0; maximumEventAgeInSeconds: number }
-  /** The container's settings without the HTTP port (the function binds none); `DATABASE_URL` is added by the front-end. */
-  environment: Partial<Record<ConfigVariable, string | V>>
+  /**
+   * The container's settings without the HTTP port (the function binds none), plus `NODE_OPTIONS` with the
+   * relay's heap size (V8 fixes it at start, and the Lambda runtime starts the process); `DATABASE_URL` is
+   * added by the front-end.
+   */
+  environment: Partial<Record<ConfigVariable | 'NODE_OPTIONS', string | V>>
 }
 
 /** Neon suspends an idle compute after this many minutes by default. */
@@ -119,6 +123,6 @@ export function scheduleSpec<V>(
     maximumEventAgeSeconds,
     flexibleTimeWindow: 'OFF',
     schedulerRetryPolicy: { maximumRetryAttempts: 0, maximumEventAgeInSeconds: maximumEventAgeSeconds },
-    environment: functionEnvironment,
+    environment: { ...functionEnvironment, NODE_OPTIONS: RELAY_NODE_OPTIONS },
   }
 }

@@ -10,6 +10,13 @@ import { setFlagsFromString } from 'node:v8'
  */
 export const RELAY_HEAP_FLAGS: readonly string[] = ['--max-semi-space-size=8', '--heap-growing-percent=100']
 
+/**
+ * NODE_OPTIONS for a runtime that starts the relay itself (Lambda), where it cannot restart with
+ * {@link RELAY_HEAP_FLAGS}: the semi-space size, which V8 fixes at start. (`--heap-growing-percent` is not
+ * allowed in NODE_OPTIONS; the Lambda handler sets it at load.)
+ */
+export const RELAY_NODE_OPTIONS = '--max-semi-space-size=8'
+
 /** Of {@link RELAY_HEAP_FLAGS}, those V8 reads at every collection: they work when set at run time too. */
 const RUNTIME_HEAP_FLAGS: readonly string[] = ['--heap-growing-percent=100']
 
