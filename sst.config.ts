@@ -65,7 +65,10 @@ export default $config({
     // Its event source mapping reaches Lambda, STS and the failure queue through the NAT step or, without
     // one, through the VPC endpoints step.
     if (settings.consumer) {
-      const consumer = consumerSpec(spec, { name: settings.consumer.functionName, topic: settings.consumer.topic })
+      const consumer = consumerSpec(spec, {
+        name: settings.consumer.functionName,
+        topic: settings.consumer.topic,
+      })
       const services = infra.vpcEndpoints(settings, consumer.endpointServices)
       if (vpc && services.length)
         infra.createVpcEndpoints('Endpoints', {
