@@ -4,7 +4,10 @@
  *
  * Codes: `NOT_A_FACT` (a record without the CloudEvents headers of a fact), `FACT_DATA_INVALID` (a JSON
  * content type whose payload is not JSON), `UNKNOWN_FACT_TYPE` (a router without a handler for the type),
- * `CONSUME_TX_INVALID`, `CONSUME_POOL_NOT_ALLOWED`, `CONSUME_NOT_IN_TRANSACTION`, `OPTIONS_INVALID`.
+ * `CONSUME_TX_INVALID`, `CONSUME_POOL_NOT_ALLOWED`, `CONSUME_NOT_IN_TRANSACTION` (also `claim` on a
+ * node-postgres client outside a transaction), `CONSUME_IN_TRANSACTION` (`handle` on a client already in
+ * one), `CONSUME_TX_ABORTED` (the handler's transaction failed though the handler returned),
+ * `OPTIONS_INVALID`; from `@factlib/consume/lambda`, `BATCH_FAILED` (a Lambda batch with failed partitions).
  *
  * @example
  * ```ts

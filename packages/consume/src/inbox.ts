@@ -115,18 +115,21 @@ export async function migrateInbox(tx: Queryable, table?: string): Promise<void>
  */
 export function createInbox({ consumer, table = 'factlib_inbox' }: InboxOptions): Inbox {
   if (typeof consumer !== 'string' || !consumer)
-    throw new FactlibError(
-      'OPTIONS_INVALID',
-      'createInbox: give the consumer a name, e.g. { consumer: "shipping" }',
-    )
+    throw new FactlibError('OPTIONS_INVALID', 'createInbox: name the consumer, e.g. { consumer: "shipping" }')
   checkTable(table)
   const insert = (fact: Fact): Statement => ({
     text: `insert into ${table} (consumer, fact_id) values ($1, $2)`,
     params: [consumer, fact.id],
   })
   const claim = async (tx: Queryable, fact: Fact) => {
+    // Outside a transaction the claim would commit at once, before the handler's writes.
+    if (txStatus(check(tx)) === 'I')
+      throw new FactlibError(
+        'CONSUME_NOT_IN_TRANSACTION',
+        'claim runs in your transaction: begin first, or use handle',
+      )
     const { text, params } = insert(fact)
-    return rows(await check(tx).query(`${text} on conflict do nothing returning 1`, params)).length > 0
+    return rows(await tx.query(`${text} on conflict do nothing returning 1`, params)).length > 0
   }
   return {
     consumer,
@@ -134,11 +137,23 @@ export function createInbox({ consumer, table = 'factlib_inbox' }: InboxOptions)
     claim,
     insert,
     async handle(client, fact, handler) {
-      await check(client).query('begin', [])
+      // Its own transaction: a begin inside the caller's would only warn, and the commit would end theirs.
+      if (/[TE]/.test(txStatus(check(client))))
+        throw new FactlibError(
+          'CONSUME_IN_TRANSACTION',
+          'handle opens its own transaction; in yours, use claim',
+        )
+      await client.query('begin', [])
       try {
         const first = await claim(client, fact)
         if (first) await handler(fact, client)
-        await client.query(first ? 'commit' : 'rollback', [])
+        // A commit of a transaction that failed (a handler that caught its own SQL error) is a rollback.
+        const done = await client.query(first ? 'commit' : 'rollback', [])
+        if (first && (done as { command?: string })?.command === 'ROLLBACK')
+          throw new FactlibError(
+            'CONSUME_TX_ABORTED',
+            `fact ${fact.id}: the transaction failed (a caught SQL error?)`,
+          )
         return first
       } catch (error) {
         await client.query('rollback', []).then(undefined, () => {})
@@ -155,6 +170,10 @@ export function createInbox({ consumer, table = 'factlib_inbox' }: InboxOptions)
   }
 }
 
+// node-postgres tells its transaction status (I idle, T in a transaction, E failed); other drivers do not.
+const txStatus = (tx: Queryable): string =>
+  (tx as { getTransactionStatus?: () => string | null }).getTransactionStatus?.() ?? ''
+
 const rows = (result: unknown): unknown[] =>
   Array.isArray(result) ? result : ((result as { rows?: unknown[] })?.rows ?? [])
 
@@ -162,7 +181,7 @@ function checkTable(table: string): string {
   if (!/^([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*$/.test(table))
     throw new FactlibError(
       'OPTIONS_INVALID',
-      `inbox table ${JSON.stringify(table)}: use a lower-case SQL name, e.g. factlib_inbox or app.inbox`,
+      `inbox table ${JSON.stringify(table)}: use a lower-case SQL name like app.inbox`,
     )
   return table
 }

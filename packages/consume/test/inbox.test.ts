@@ -40,6 +40,48 @@ describe('inbox.handle with node-postgres (the core, no adapter)', () => {
     expect(await rowsOf(db.url, table)).toEqual([`shipping ${one.id}`])
   })
 
+  test('a handler that swallows its own SQL error: the commit is a rollback, so handle fails with CONSUME_TX_ABORTED and nothing stays', async () => {
+    const { inbox, table, effects } = await inboxTables(db.url)
+    const shipping = inbox()
+    const one = fact()
+    const swallowing = (each: Fact, tx: pg.PoolClient) =>
+      tx
+        .query(effectSql(effects), [shipping.consumer, each.id])
+        .then(() => tx.query('select 1/0'))
+        .catch(() => {})
+    await expect(connected((client) => shipping.handle(client, one, swallowing))).rejects.toMatchObject({
+      code: 'CONSUME_TX_ABORTED',
+    })
+    expect(await rowsOf(db.url, table)).toEqual([])
+    expect(await rowsOf(db.url, effects)).toEqual([])
+    // Reported as not handled, so the retry runs it, once.
+    expect(await connected((client) => shipping.handle(client, one, () => {}))).toBe(true)
+    expect(await rowsOf(db.url, table)).toEqual([`shipping ${one.id}`])
+  })
+
+  test("handle on a client already in a transaction is refused, and the caller's transaction is untouched", async () => {
+    const { inbox, table, effects } = await inboxTables(db.url)
+    const shipping = inbox()
+    await connected(async (client) => {
+      await client.query('begin')
+      await client.query(effectSql(effects), ['caller', 'mine'])
+      await expect(shipping.handle(client, fact(), () => {})).rejects.toMatchObject({
+        code: 'CONSUME_IN_TRANSACTION',
+      })
+      await client.query('rollback')
+    })
+    expect(await rowsOf(db.url, effects)).toEqual([])
+    expect(await rowsOf(db.url, table)).toEqual([])
+  })
+
+  test('claim on a node-postgres client outside a transaction is refused: it would commit before the handler', async () => {
+    const { inbox, table } = await inboxTables(db.url)
+    await expect(connected((client) => inbox().claim(client, fact()))).rejects.toMatchObject({
+      code: 'CONSUME_NOT_IN_TRANSACTION',
+    })
+    expect(await rowsOf(db.url, table)).toEqual([])
+  })
+
   test('something without query() is refused with CONSUME_TX_INVALID', async () => {
     const shipping = createInbox({ consumer: 'shipping' })
     await expect(shipping.claim({} as never, fact())).rejects.toMatchObject({ code: 'CONSUME_TX_INVALID' })
@@ -83,7 +125,7 @@ describe('the inbox table', () => {
   })
 
   test.each([
-    [{ consumer: '' }, /give the consumer a name/],
+    [{ consumer: '' }, /name the consumer/],
     [{ consumer: 'shipping', table: 'Inbox; drop table x' }, /lower-case SQL name/],
   ])('createInbox(%j) fails with OPTIONS_INVALID', (options, message) => {
     expect(() => createInbox(options)).toThrow(
