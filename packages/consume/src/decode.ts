@@ -2,7 +2,7 @@ import { FactlibError } from './errors.js'
 import type { Fact } from './fact.js'
 
 type Bytes = Uint8Array | string
-type HeaderValue = Bytes | readonly Bytes[] | readonly number[] | undefined
+type HeaderValue = Bytes | readonly Bytes[] | readonly number[] | null | undefined
 
 /**
  * A Kafka record in any shape users hold: a kafkajs `eachMessage` payload (`{ topic, partition, message }`,
@@ -26,12 +26,15 @@ export interface KafkaRecord {
 const text = new TextDecoder()
 const str = (value: Bytes) => (typeof value === 'string' ? value : text.decode(value))
 const bytes = (value: HeaderValue): Bytes | undefined =>
-  // One header name may repeat (kafkajs gives an array); a Lambda header value is an array of byte values.
+  // One header name may repeat (kafkajs gives an array); a Lambda header value is an array of byte values,
+  // empty for an empty value. A header without a value (null) is present and empty.
   Array.isArray(value)
-    ? typeof value[0] === 'number'
-      ? Uint8Array.from(value as number[])
-      : (value[value.length - 1] as Bytes)
-    : (value as Bytes | undefined)
+    ? typeof value[0] === 'string' || value[0] instanceof Uint8Array
+      ? (value[value.length - 1] as Bytes)
+      : Uint8Array.from(value as number[])
+    : value === null
+      ? ''
+      : (value as Bytes | undefined)
 const base64 = (value: string) => Uint8Array.from(atob(value), (c) => c.charCodeAt(0))
 
 const KNOWN =
@@ -72,7 +75,7 @@ export function decode<T = unknown>(record: KafkaRecord): Fact<T> {
   if (!id || !source || !type)
     throw new FactlibError(
       'NOT_A_FACT',
-      `${topic}[${partition}]@${offset}: a record without ce_id, ce_source and ce_type headers is not a fact; skip it or send it to a dead-letter topic`,
+      `${topic}[${partition}]@${offset}: no ce_id, ce_source and ce_type headers: not a fact`,
     )
   const metadata: Record<string, string> = {}
   for (const name in all) if (!KNOWN.test(name)) metadata[name] = all[name]!
@@ -80,7 +83,7 @@ export function decode<T = unknown>(record: KafkaRecord): Fact<T> {
   const payload = typeof raw === 'string' ? new TextEncoder().encode(raw) : raw
   const contentType = all['content-type'] ?? ''
   let data: unknown
-  if (/[/+]json(;|$)/.test(contentType))
+  if (/^[^;]*[/+]json\s*(;|$)/i.test(contentType))
     try {
       data = JSON.parse(str(payload))
     } catch (cause) {

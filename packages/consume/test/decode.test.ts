@@ -73,4 +73,30 @@ describe('decode', () => {
     const broken = { ...record, message: { ...record.message, headers } }
     expect(() => decode(broken)).toThrow(expect.objectContaining({ code: 'FACT_DATA_INVALID' }))
   })
+
+  test('a header without a value is present and empty in every shape; Lambda bytes may come signed', () => {
+    const base = { ...headers, 'content-type': 'Application/JSON ; charset=utf-8' }
+    const kafkajs = decode({
+      topic: 't',
+      partition: 0,
+      message: { offset: '1', value: bytes(value), headers: { ...base, empty: null, label: 'é' } },
+    })
+    const lambda = decode({
+      topic: 't',
+      partition: 0,
+      offset: 1,
+      value: Buffer.from(value).toString('base64'),
+      headers: [
+        ...Object.entries(base).map(([k, v]) => ({ [k]: [...Buffer.from(v)] })),
+        { empty: [] },
+        // Java's bytes are signed: é is [-61, -87] there.
+        { label: [-61, -87] },
+      ],
+    })
+    for (const fact of [kafkajs, lambda]) {
+      expect(fact.metadata).toEqual({ tenant: 'acme', empty: '', label: 'é' })
+      // Media types are case-insensitive and may carry spaces before their parameters.
+      expect(fact.data).toEqual({ total: 9 })
+    }
+  })
 })
