@@ -30,9 +30,11 @@ export interface LambdaKafkaEvent {
 }
 
 /**
- * A Kafka partial batch response: for each failed partition (its `"<topic>-<partition>"` key) the offset
- * of its first failed record. Lambda retries each named partition from that offset and treats the other
- * records of the batch as processed. Read only with `FunctionResponseTypes: ["ReportBatchItemFailures"]`.
+ * A Kafka partial batch response: for each failed partition (its `"<topic>-<partition>"` key) its first
+ * failed record and every later record of the batch, none of which was handled. Lambda retries what is named
+ * and treats the other records of the batch as processed; naming all of them keeps the partition's order
+ * whether Lambda resumes a partition from its lowest failed offset or retries exactly the records named.
+ * Read only with `FunctionResponseTypes: ["ReportBatchItemFailures"]`.
  */
 export interface KafkaBatchResponse {
   batchItemFailures: Array<{ itemIdentifier: { partition: string; offset: number } }>
@@ -41,8 +43,8 @@ export interface KafkaBatchResponse {
 /** Options of {@link kafkaHandler}. */
 export interface KafkaHandlerOptions {
   /**
-   * `true`: return a {@link KafkaBatchResponse} naming each failed partition's first failed record instead
-   * of failing the invocation. Only with `ReportBatchItemFailures` on the event source mapping (provisioned
+   * `true`: return a {@link KafkaBatchResponse} naming each failed partition's records from its first
+   * failure on, instead of failing the invocation. Only with `ReportBatchItemFailures` on the event source mapping (provisioned
    * mode): without it Lambda ignores the response and counts the batch as processed. @default false
    */
   reportBatchItemFailures?: boolean
@@ -92,26 +94,27 @@ export function kafkaHandler(
 ): (event: LambdaKafkaEvent) => Promise<KafkaBatchResponse> {
   return async (event) => {
     const failures: Array<{ partition: string; record: LambdaKafkaRecord; error: unknown }> = []
+    const batchItemFailures: KafkaBatchResponse['batchItemFailures'] = []
     for (const [partition, records] of Object.entries(event.records ?? {})) {
-      for (const record of [...records].sort((a, b) => a.offset - b.offset)) {
+      const ordered = [...records].sort((a, b) => a.offset - b.offset)
+      for (const [index, record] of ordered.entries()) {
         try {
           const fact = decodeOrSkip(record, notAFact)
           if (fact) await handle(fact, record)
         } catch (error) {
           log('fact failed: its partition stops here', record, error)
           failures.push({ partition, record, error })
+          for (const unhandled of ordered.slice(index))
+            batchItemFailures.push({ itemIdentifier: { partition, offset: unhandled.offset } })
           break
         }
       }
     }
-    const batchItemFailures = failures.map(({ partition, record }) => ({
-      itemIdentifier: { partition, offset: record.offset },
-    }))
     if (failures.length && !reportBatchItemFailures)
       throw new FactlibError(
         'BATCH_FAILED',
-        `${failures.length} partition(s) failed, at ${batchItemFailures
-          .map(({ itemIdentifier }) => `${itemIdentifier.partition}@${itemIdentifier.offset}`)
+        `${failures.length} partition(s) failed, at ${failures
+          .map(({ partition, record }) => `${partition}@${record.offset}`)
           .join(', ')}; their later records were not handled. ${message(failures[0]?.error)}`,
         failures[0]?.error,
       )
@@ -129,7 +132,7 @@ function log(msg: string, record: LambdaKafkaRecord, error: unknown): void {
       msg,
       topic: record.topic,
       partition: record.partition,
-      offset: record.offset,
+      offset: String(record.offset),
       code: typeof code === 'string' ? code : 'HANDLER_FAILED',
       error: message(error),
     }),
