@@ -175,6 +175,11 @@ export class FactlibRelay extends Construct implements ec2.IConnectable {
    * ```
    */
   subscribe(fn: lambda.IFunction, options: ConsumerOptions): FactlibConsumer {
+    // addToRolePolicy does nothing without a role, and the deploy would fail later on the mapping, unclearly.
+    if (!fn.role)
+      throw new Error(
+        `subscribe(${fn.node.id}): the function has no role CDK can add the topic's permissions to; import it with its role (lambda.Function.fromFunctionAttributes(…, { role }))`,
+      )
     const spec = consumerSpec(this.spec, options)
     const scope = new Construct(this, `Consumer-${spec.name}`)
     const failureQueue =

@@ -187,6 +187,17 @@ function consumerStack(
 
 describe('FactlibRelay.subscribe on the CDK', () => {
   const { stack, consumer, template } = consumerStack(CONSUMER)
+
+  it('refuses a function imported without its role, which could not be given the topic’s permissions', () => {
+    const { stack: other } = consumerStack({ ...CONSUMER, name: 'other' })
+    const imported = lambda.Function.fromFunctionArn(
+      other,
+      'Imported',
+      'arn:aws:lambda:eu-west-1:123456789012:function:projection',
+    )
+    const relay = other.node.findChild('Relay') as FactlibRelay
+    expect(() => relay.subscribe(imported, CONSUMER)).toThrow(/no role .*fromFunctionAttributes/)
+  })
   const queueArn = stack.resolve(consumer.failureQueue!.queueArn)
 
   it('maps the topic to the function in provisioned mode, with the retry and failure settings', () => {
