@@ -105,5 +105,42 @@ describe.skipIf(kafkaUnavailable())(
       expectAggregateOrder(all, relayed.emitted)
       await client.end()
     })
+
+    test('eachBatch: a failing fact mid-batch stays uncommitted with the rest of its partition, and after a restart each fact is handled once', async () => {
+      const scenario = await commitScenario()
+      const { client, relayed, failing, groupId, poison, handle, attempts } = scenario
+      const run = async () => {
+        const consumer = kafka().consumer({
+          groupId,
+          maxWaitTimeInMs: 100,
+          retry: { initialRetryTime: 50, retries: 1 },
+        })
+        await consumer.connect()
+        await consumer.subscribe({ topic: relayed.topic, fromBeginning: true })
+        await consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          eachBatch: eachBatch(consumer, handle),
+        })
+        return consumer
+      }
+      const first = await run()
+      await waitFor('the failing fact to be delivered again', () => (attempts.get(idOf(failing)) ?? 0) >= 2, {
+        timeoutMs: 30_000,
+      })
+      await first.disconnect()
+      const stopped = await offsets(groupId, relayed.topic)
+      expect(stopped.committed.get(failing.partition)).toBe(Number(failing.message.offset))
+      expect((await effects(client)).map((row) => row.factId)).not.toContain(idOf(failing))
+
+      poison.clear()
+      const second = await run()
+      await waitFor('every offset committed', () => allCommitted(groupId, relayed.topic), {
+        timeoutMs: 30_000,
+      })
+      await second.disconnect()
+      await expectHandledOnce(scenario)
+      await client.end()
+    })
   },
 )
