@@ -12,8 +12,8 @@ import {
   uniqueName,
   withClient,
 } from '../../test/harness/index.js'
-import { createTopics } from '../../test/harness/kafka-reader.js'
-import { mskEvent, readRaw } from '../../test/harness/lambda-events.js'
+import { createTopics, readRawTopic } from '../../test/harness/kafka-reader.js'
+import { mskEvent } from '../../test/harness/lambda-events.js'
 import { exampleDir, tempDir } from '../support.js'
 
 type Handler<E, R> = (event: E) => Promise<R>
@@ -76,7 +76,7 @@ describe.skipIf(kafkaUnavailable())('the consumer Lambda example', () => {
     const drained = await runCli(['relay', '--drain'], { env })
     expect(drained.code, drained.stderr).toBe(0)
 
-    const event = mskEvent(await readRaw(topic))
+    const event = mskEvent(await readRawTopic(kafkaBrokers(), topic))
     expect(Object.values(event.records).flat()).toHaveLength(3)
     expect(await consume(event)).toEqual({ batchItemFailures: [] })
     const once = await totals()

@@ -58,22 +58,30 @@ export async function readTopics(brokers: string[], topics: string[]) {
   }
 }
 
+/** A kafkajs `eachMessage` payload as read: topic, partition and the raw message. */
+export interface RawRecord {
+  topic: string
+  partition: number
+  message: KafkaMessage
+}
+
 /**
- * Every record in one topic now: reads until as many as the partitions' high watermarks count (so
- * duplicates and extras show), in partition order by offset. `client` reaches a broker with TLS or SASL.
+ * Every record in one topic now, raw as kafkajs gives them: reads until as many as the partitions' high
+ * watermarks count (so duplicates and extras show), in partition order by offset. `client` reaches a broker
+ * with TLS or SASL.
  */
-export async function readTopic(
+export async function readRawTopic(
   brokers: string[],
   topic: string,
   client: Partial<KafkaJsConfig> = {},
-): Promise<Consumed[]> {
+): Promise<RawRecord[]> {
   const kafka = new Kafka({ clientId: 'relay-test-reader', brokers, logLevel: logLevel.NOTHING, ...client })
   const admin = kafka.admin()
   await admin.connect()
   const offsets = await admin.fetchTopicOffsets(topic)
   await admin.disconnect()
   const total = offsets.reduce((sum, partition) => sum + Number(partition.high) - Number(partition.low), 0)
-  const records: Consumed[] = []
+  const records: RawRecord[] = []
   if (total === 0) return records
   const consumer = kafka.consumer({ groupId: uniqueName('reader'), maxWaitTimeInMs: 100 })
   await consumer.connect()
@@ -81,14 +89,26 @@ export async function readTopic(
     await consumer.subscribe({ topic, fromBeginning: true })
     await consumer.run({
       eachMessage: async ({ partition, message }) => {
-        records.push(consumed(topic, partition, message))
+        records.push({ topic, partition, message })
       },
     })
     await waitFor(`${total} records in ${topic}`, () => records.length >= total, { timeoutMs: 30_000 })
   } finally {
     await consumer.disconnect()
   }
-  return records.sort((a, b) => a.partition - b.partition || a.offset - b.offset)
+  return records.sort(
+    (a, b) => a.partition - b.partition || Number(a.message.offset) - Number(b.message.offset),
+  )
+}
+
+/** {@link readRawTopic}, each record as a {@link Consumed}. */
+export async function readTopic(
+  brokers: string[],
+  topic: string,
+  client: Partial<KafkaJsConfig> = {},
+): Promise<Consumed[]> {
+  const raw = await readRawTopic(brokers, topic, client)
+  return raw.map(({ partition, message }) => consumed(topic, partition, message))
 }
 
 /**

@@ -2,39 +2,8 @@
 // example events show them: records grouped by "<topic>-<partition>", base64 key and value, each header a
 // single-key object of byte values.
 import type { MSKEvent, MSKRecord, SelfManagedKafkaEvent } from 'aws-lambda'
-import { Kafka, type KafkaMessage, logLevel } from 'kafkajs'
-import { kafkaBrokers, uniqueName, waitFor } from './index.js'
-import { totalRecords } from './kafka-reader.js'
-
-/** A kafkajs `eachMessage` payload as read: topic, partition and the raw message. */
-export interface RawRecord {
-  topic: string
-  partition: number
-  message: KafkaMessage
-}
-
-/** Every record of `topic` now (the high watermarks' count), raw as kafkajs gives them, by partition and offset. */
-export async function readRaw(topic: string, brokers = kafkaBrokers()): Promise<RawRecord[]> {
-  const total = await totalRecords(brokers, topic)
-  const records: RawRecord[] = []
-  const kafka = new Kafka({ clientId: 'raw-reader', brokers, logLevel: logLevel.NOTHING })
-  const consumer = kafka.consumer({ groupId: uniqueName('raw'), maxWaitTimeInMs: 100 })
-  await consumer.connect()
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true })
-    await consumer.run({
-      eachMessage: async ({ topic, partition, message }) => {
-        records.push({ topic, partition, message })
-      },
-    })
-    await waitFor(`${total} records of ${topic}`, () => records.length >= total, { timeoutMs: 30_000 })
-  } finally {
-    await consumer.disconnect()
-  }
-  return records.sort(
-    (a, b) => a.partition - b.partition || Number(a.message.offset) - Number(b.message.offset),
-  )
-}
+import { kafkaBrokers } from './index.js'
+import type { RawRecord } from './kafka-reader.js'
 
 /** One record as the Lambda event source mapping puts it in an event. */
 export function lambdaRecord({ topic, partition, message }: RawRecord): MSKRecord {

@@ -14,18 +14,20 @@ import {
   uniqueName,
   waitFor,
 } from '../../../../test/harness/index.js'
-import { createTopics, totalRecords } from '../../../../test/harness/kafka-reader.js'
-import { type RawRecord, readRaw } from '../../../../test/harness/lambda-events.js'
+import {
+  createTopics,
+  type RawRecord,
+  readRawTopic,
+  totalRecords,
+} from '../../../../test/harness/kafka-reader.js'
 import { createInbox, type Fact, type Inbox, migrateInbox } from '../../src/index.js'
 
 // The Lambda events built from the records in Kafka are the harness's, shared with the examples.
-export {
-  lambdaRecord,
-  mskEvent,
-  type RawRecord,
-  readRaw,
-  selfManagedEvent,
-} from '../../../../test/harness/lambda-events.js'
+export { lambdaRecord, mskEvent, selfManagedEvent } from '../../../../test/harness/lambda-events.js'
+export type { RawRecord }
+
+/** Every record of `topic` on the run's broker, raw, by partition and offset. */
+export const readRaw = (topic: string): Promise<RawRecord[]> => readRawTopic(kafkaBrokers(), topic)
 
 export const kafka = () =>
   new Kafka({ clientId: 'consume-test', brokers: kafkaBrokers(), logLevel: logLevel.NOTHING })
