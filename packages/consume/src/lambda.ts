@@ -1,6 +1,6 @@
 import { FactlibError } from './errors.js'
 import type { Fact } from './fact.js'
-import { decodeOrSkip, type NotAFact } from './skip.js'
+import { decodeOrSkip, logRecord, message, type NotAFact } from './skip.js'
 
 /**
  * One record of a Lambda Kafka event: `MSKRecord` and `SelfManagedKafkaRecord` of `@types/aws-lambda` are
@@ -102,7 +102,7 @@ export function kafkaHandler(
           const fact = decodeOrSkip(record, notAFact)
           if (fact) await handle(fact, record)
         } catch (error) {
-          log('fact failed: its partition stops here', record, error)
+          logRecord('error', 'fact failed: its partition stops here', record, error)
           failures.push({ partition, record, error })
           for (const unhandled of ordered.slice(index))
             batchItemFailures.push({ itemIdentifier: { partition, offset: unhandled.offset } })
@@ -120,21 +120,4 @@ export function kafkaHandler(
       )
     return { batchItemFailures }
   }
-}
-
-const message = (error: unknown) => (error instanceof Error ? error.message : String(error))
-
-function log(msg: string, record: LambdaKafkaRecord, error: unknown): void {
-  const code = (error as { code?: unknown })?.code
-  console.error(
-    JSON.stringify({
-      level: 'error',
-      msg,
-      topic: record.topic,
-      partition: record.partition,
-      offset: String(record.offset),
-      code: typeof code === 'string' ? code : 'HANDLER_FAILED',
-      error: message(error),
-    }),
-  )
 }

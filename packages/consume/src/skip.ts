@@ -14,17 +14,25 @@ export function decodeOrSkip(record: KafkaRecord, notAFact: NotAFact = 'fail'): 
     return decode(record)
   } catch (error) {
     if (notAFact !== 'skip' || (error as FactlibError).code !== 'NOT_A_FACT') throw error
-    const { topic, partition } = record
-    const offset = String((record.message ?? record).offset)
-    console.warn(
-      JSON.stringify({
-        level: 'warn',
-        msg: 'not a fact: skipped',
-        topic,
-        partition,
-        offset,
-        code: 'NOT_A_FACT',
-      }),
-    )
+    logRecord('warn', 'not a fact: skipped', record, error)
   }
 }
+
+/** One JSON line about a record (stderr): where it sits, the error's code (`HANDLER_FAILED` if none) and message. */
+export function logRecord(level: 'warn' | 'error', msg: string, record: KafkaRecord, error: unknown): void {
+  const code = (error as { code?: unknown })?.code
+  console[level](
+    JSON.stringify({
+      level,
+      msg,
+      topic: record.topic,
+      partition: record.partition,
+      offset: String((record.message ?? record).offset),
+      code: typeof code === 'string' ? code : 'HANDLER_FAILED',
+      error: message(error),
+    }),
+  )
+}
+
+/** An error's message, or the thrown value as text. */
+export const message = (error: unknown) => (error instanceof Error ? error.message : String(error))
