@@ -6,7 +6,7 @@ import { DEFAULT_METRICS_NAMESPACE } from '../observability/metric-names.js'
 import { invalidTopicReason, TOPIC_NAME_RULE } from '../pipeline/topic.js'
 
 // Part of the deployment contract: infra gives a Lambda relay this NODE_OPTIONS.
-export { RELAY_NODE_OPTIONS } from '../util/heap-flags.js'
+export { RELAY_HEAP_FLAGS, RELAY_NODE_OPTIONS } from '../util/heap-flags.js'
 
 /** The levels `FACTLIB_LOG_LEVEL` accepts, least to most severe. */
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const satisfies readonly LogLevel[]

@@ -3,6 +3,7 @@ import type { RelayConfig } from '../config/config.js'
 import type { Logger } from '../observability/log.js'
 import type { RelayMetrics } from '../observability/metrics.js'
 import type { Sink } from '../sinks/sink.js'
+import { compactHeap } from '../util/heap-flags.js'
 import { assertChecks, checkDatabase, explainConnectError } from '../wal/prerequisites.js'
 import { ensureSlot, SlotLostError } from '../wal/slot.js'
 
@@ -38,6 +39,7 @@ export async function prepare(
       client.release()
     }
     await options.sink.start()
+    compactHeap()
   } catch (error) {
     if (error instanceof SlotLostError) metrics.walStatus = 'lost'
     throw error
