@@ -27,11 +27,15 @@ function stat(pid: number) {
 /** CPU seconds (user + system, all threads) a process has used so far; 0 once it is gone. */
 export const cpuSeconds = (pid: number): number => stat(pid).own
 
-/** Resident memory of a process in bytes: now (`VmRSS`) and its peak so far (`VmHWM`). */
-export function memory(pid: number): { rss: number; peak: number } {
+/**
+ * Resident memory of a process in bytes: now (`VmRSS`), its peak so far (`VmHWM`) and the part that is
+ * pages of mapped files (`RssFile`: Node's own binary, shared libraries), which the system can drop and
+ * read again.
+ */
+export function memory(pid: number): { rss: number; peak: number; files: number } {
   const status = read(`/proc/${pid}/status`)
   const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024
-  return { rss: kb('VmRSS'), peak: kb('VmHWM') }
+  return { rss: kb('VmRSS'), peak: kb('VmHWM'), files: kb('RssFile') }
 }
 
 /** CPU seconds used by `root` and every process under it, including children already reaped. */

@@ -26,14 +26,14 @@ export async function measure({ services, quick }: BenchContext) {
     const run = await withRelay(services, env, async (relay, url) => {
       const started = performance.now()
       let [phase, scraped] = ['started' as Phase, (await relay.metrics()).memory]
-      const samples: Array<typeof scraped & { t: number; rss: number; phase: Phase }> = []
+      const samples: Array<typeof scraped & { t: number; rss: number; files: number; phase: Phase }> = []
       const scrape = async () => {
         scraped = (await relay.metrics()).memory
       }
       // RSS every 100 ms, with what the relay's /metrics said last (read every 250 ms).
       const sampler = setInterval(() => {
-        const { rss } = memory(relay.pid)
-        if (rss > 0) samples.push({ t: (performance.now() - started) / 1000, rss, ...scraped, phase })
+        const { rss, files } = memory(relay.pid)
+        if (rss > 0) samples.push({ t: (performance.now() - started) / 1000, rss, files, ...scraped, phase })
       }, 100)
       const scraper = setInterval(() => void scrape().catch(() => {}), 250)
       const positions = await positionReader(url)
@@ -71,6 +71,7 @@ export async function measure({ services, quick }: BenchContext) {
           fullSpeedPeakRss: fullSpeed?.rss ?? 0,
           fullSpeedPeakHeap: fullSpeed?.heapTotalBytes ?? 0,
           fullSpeedPeakBuffers: fullSpeed?.externalBytes ?? 0,
+          fullSpeedPeakFiles: fullSpeed?.files ?? 0,
           fullSpeedMedianRss: summarize(inPhase('full speed').map((sample) => sample.rss)).median,
           outagePeakRss: peak('Kafka stopped')?.rss ?? 0,
           outagePlateauRss: summarize(outage.slice(Math.floor(outage.length / 2)).map((sample) => sample.rss))

@@ -1,4 +1,5 @@
 import { join, resolve } from 'node:path'
+import { RELAY_HEAP_FLAGS } from '@factlib/relay/config'
 import { launchRelay, relayCli } from '../test/harness/relay-process.js'
 import { root } from './child.js'
 import { PUBLICATION, withDatabase } from './db.js'
@@ -7,6 +8,8 @@ import { histogramQuantile } from './stats.js'
 
 /** The relay build under test; FACTLIB_BENCH_RELAY_DIST points at another one (a branch, an experiment). */
 const dist = process.env.FACTLIB_BENCH_RELAY_DIST
+/** FACTLIB_BENCH_RELAY_NODE_FLAGS: Node or V8 flags for the relays under test (heap settings, say). */
+const extraNodeFlags = process.env.FACTLIB_BENCH_RELAY_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? []
 export const RELAY_CLI = dist ? join(resolve(dist), 'cli/main.js') : relayCli
 
 type Relay = { url: string; slot: string; env?: Record<string, string>; nodeFlags?: string[]; noop?: boolean }
@@ -27,10 +30,13 @@ export async function startStreamingRelay(services: Services, { url, slot, ...op
     ...(options.noop ? { FACTLIB_SINK: 'stdout' } : {}),
     ...options.env,
   }
+  // Node strips the no-op relay's types itself: no loader in the process, and the heap flags `factlib relay`
+  // gives itself, so that its memory compares with the relay's.
   const [cli, flags] = options.noop
-    ? [join(root, 'bench/noop-relay.ts'), ['--import', 'tsx']]
+    ? [join(root, 'bench/noop-relay.ts'), [...RELAY_HEAP_FLAGS]]
     : [RELAY_CLI, []]
-  const relay = launchRelay(env, { cli, nodeFlags: [...flags, ...(options.nodeFlags ?? [])] })
+  const nodeFlags = [...flags, ...(options.nodeFlags ?? []), ...extraNodeFlags]
+  const relay = launchRelay(env, { cli, nodeFlags })
   try {
     await relay.waitForLog('streaming', 60_000)
   } catch {

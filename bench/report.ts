@@ -278,15 +278,21 @@ function memory(result: Result<'relay-memory'>, chart: Chart): string {
   type Run = (typeof result.runs)[number]
   const of = (pick: (run: Run) => number) => summarize(result.runs.map(pick))
   const mib = (pick: (run: Run) => number) => `${f(of(pick), 3, 1 / MiB)} MiB`
-  const rest = (r: Run) => r.fullSpeedPeakRss - r.fullSpeedPeakHeap - r.fullSpeedPeakBuffers
-  const split = [mib((r) => r.fullSpeedPeakHeap), mib((r) => r.fullSpeedPeakBuffers), mib(rest)].join(' / ')
+  // Results from before mapped files were measured have none.
+  const files = (r: Run) => r.fullSpeedPeakFiles ?? 0
+  const rest = (r: Run) => r.fullSpeedPeakRss - r.fullSpeedPeakHeap - r.fullSpeedPeakBuffers - files(r)
+  const heap = (r: Run) => r.fullSpeedPeakHeap
+  const split = [heap, (r: Run) => r.fullSpeedPeakBuffers, files, rest].map(mib).join(' / ')
   const outage = `${mib((r) => r.outagePeakRss)} / ${mib((r) => r.outagePlateauRss)}`
   const [recovery, broker] = [f2(of((r) => r.recoverySeconds)), f2(of((r) => r.brokerSeconds))]
   const bound = format(result.maxInflightBytes / MiB)
   const phases = table(`phase | RSS, ${repeats(result.repeats)}`, [
     ['started, before any fact', mib((r) => r.startedRss)],
     ['full speed, peak', mib((r) => r.fullSpeedPeakRss)],
-    ['  of which the V8 heap (reserved) / Buffers outside it / the rest', split],
+    [
+      '  of which the V8 heap (reserved) / Buffers outside it / mapped files (Node, libraries) / the rest',
+      split,
+    ],
     ['full speed, median', mib((r) => r.fullSpeedMedianRss)],
     ['idle after draining', mib((r) => r.idleRss)],
     ['Kafka stopped, peak / plateau (second half)', outage],
