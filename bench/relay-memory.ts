@@ -20,76 +20,138 @@ export async function measure({ services, quick }: BenchContext) {
     process.env.FACTLIB_BENCH_MAX_INFLIGHT_BYTES || CONFIG_VARIABLES.FACTLIB_MAX_INFLIGHT_BYTES.default,
   )
   await ensureTopics(services.kafka.brokers, [TOPIC])
+  const env = { FACTLIB_MAX_INFLIGHT_BYTES: String(maxInflightBytes) }
   const runs = []
+  const noopRuns = []
   for (let rep = 0; rep < settings.repeats; rep++) {
-    const env = { FACTLIB_MAX_INFLIGHT_BYTES: String(maxInflightBytes) }
     const run = await withRelay(services, env, async (relay, url) => {
-      const started = performance.now()
-      let [phase, scraped] = ['started' as Phase, (await relay.metrics()).memory]
-      const samples: Array<typeof scraped & { t: number; rss: number; files: number; phase: Phase }> = []
-      const scrape = async () => {
-        scraped = (await relay.metrics()).memory
-      }
-      // RSS every 100 ms, with what the relay's /metrics said last (read every 250 ms).
-      const sampler = setInterval(() => {
-        const { rss, files } = memory(relay.pid)
-        if (rss > 0) samples.push({ t: (performance.now() - started) / 1000, rss, files, ...scraped, phase })
-      }, 100)
-      const scraper = setInterval(() => void scrape().catch(() => {}), 250)
+      const watch = watchMemory(relay)
       const positions = await positionReader(url)
-      const confirmed = async () => (await positions.read('relay')).confirmed ?? 0n
       const confirmedPast = (mark: bigint, what: string) =>
-        waitFor(what, async () => (await confirmed()) > mark, { timeoutMs: 300_000, intervalMs: 20 })
-      const inPhase = (name: Phase) => samples.filter((sample) => sample.phase === name)
-      const peak = (name: Phase) => inPhase(name).sort((a, b) => b.rss - a.rss)[0]
+        waitFor(what, async () => ((await positions.read('relay')).confirmed ?? 0n) > mark, {
+          timeoutMs: 300_000,
+          intervalMs: 20,
+        })
       try {
         await sleep(1000)
         const startedRss = memory(relay.pid).rss
-        phase = 'full speed'
+        watch.phase = 'full speed'
         await confirmedPast(await emitBacklog(url, settings.fullSpeedFacts, 1024), 'the full-speed backlog')
-        phase = 'idle'
+        watch.phase = 'idle'
         await sleep(1500)
         const idleRss = memory(relay.pid).rss
         await services.kafka.stop()
-        phase = 'Kafka stopped'
+        watch.phase = 'Kafka stopped'
         const outageEnd = await emitBacklog(url, settings.outageFacts, 1024, settings.fullSpeedFacts)
         // Every fact is committed now: the relay reads until its in-flight bound and must then hold still.
         await sleep(settings.outageMs)
-        phase = 'recovery'
+        watch.phase = 'recovery'
         const recoveryStart = performance.now()
         await services.kafka.start()
         const brokerSeconds = (performance.now() - recoveryStart) / 1000
         await confirmedPast(outageEnd, 'the relay to deliver what it held')
         const recoverySeconds = (performance.now() - recoveryStart) / 1000
         await sleep(300)
-        const [outage, fullSpeed] = [inPhase('Kafka stopped'), peak('full speed')]
+        const outage = watch.inPhase('Kafka stopped')
         return {
           arm: 'relay',
           rep,
           startedRss,
           idleRss,
-          fullSpeedPeakRss: fullSpeed?.rss ?? 0,
-          fullSpeedPeakHeap: fullSpeed?.heapTotalBytes ?? 0,
-          fullSpeedPeakBuffers: fullSpeed?.externalBytes ?? 0,
-          fullSpeedPeakFiles: fullSpeed?.files ?? 0,
-          fullSpeedMedianRss: summarize(inPhase('full speed').map((sample) => sample.rss)).median,
-          outagePeakRss: peak('Kafka stopped')?.rss ?? 0,
+          ...fullSpeedPeak(watch),
+          outagePeakRss: watch.peak('Kafka stopped')?.rss ?? 0,
           outagePlateauRss: summarize(outage.slice(Math.floor(outage.length / 2)).map((sample) => sample.rss))
             .median,
           outagePeakInflightBytes: Math.max(0, ...outage.map((sample) => sample.inflightBytes)),
           recoverySeconds,
           brokerSeconds,
-          samples,
+          samples: watch.samples,
         }
       } finally {
-        clearInterval(sampler)
-        clearInterval(scraper)
+        watch.stop()
         await positions.close()
       }
     })
     runs.push(run)
     const [fullSpeed, outage] = [format(run.fullSpeedPeakRss / MiB), format(run.outagePeakRss / MiB)]
     log(`relay-memory rep ${rep + 1}: peak RSS ${fullSpeed} MiB at full speed, ${outage} MiB Kafka stopped`)
+    // The same relay with a sink that does nothing: no Kafka client loaded, nothing held for an answer.
+    const noop = await withRelay(
+      services,
+      env,
+      async (relay, url) => {
+        const watch = watchMemory(relay)
+        const positions = await positionReader(url)
+        try {
+          await sleep(1000)
+          const startedRss = memory(relay.pid).rss
+          watch.phase = 'full speed'
+          const end = await emitBacklog(url, settings.fullSpeedFacts, 1024)
+          await waitFor(
+            'the no-op relay',
+            async () => ((await positions.read('relay')).confirmed ?? 0n) > end,
+            {
+              timeoutMs: 300_000,
+              intervalMs: 20,
+            },
+          )
+          return { arm: 'noop-relay', rep, startedRss, ...fullSpeedPeak(watch) }
+        } finally {
+          watch.stop()
+          await positions.close()
+        }
+      },
+      { noop: true },
+    )
+    noopRuns.push(noop)
+    log(`relay-memory rep ${rep + 1}: no-op sink, peak RSS ${format(noop.fullSpeedPeakRss / MiB)} MiB`)
   }
-  return { ...settings, maxInflightBytes, runs }
+  return { ...settings, maxInflightBytes, runs, noopRuns }
+}
+
+type Relay = Parameters<Parameters<typeof withRelay>[2]>[0]
+
+/** RSS every 100 ms, with what the relay's /metrics said last (read every 250 ms), tagged with the phase. */
+function watchMemory(relay: Relay) {
+  const started = performance.now()
+  let scraped = { inflightBytes: 0, heapTotalBytes: 0, externalBytes: 0 }
+  const samples: Array<typeof scraped & { t: number; rss: number; files: number; phase: Phase }> = []
+  const watch = {
+    phase: 'started' as Phase,
+    samples,
+    inPhase: (name: Phase) => samples.filter((sample) => sample.phase === name),
+    peak: (name: Phase) => watch.inPhase(name).sort((a, b) => b.rss - a.rss)[0],
+    stop: () => {
+      clearInterval(sampler)
+      clearInterval(scraper)
+    },
+  }
+  const sampler = setInterval(() => {
+    const { rss, files } = memory(relay.pid)
+    if (rss > 0)
+      samples.push({ t: (performance.now() - started) / 1000, rss, files, ...scraped, phase: watch.phase })
+  }, 100)
+  const scraper = setInterval(
+    () =>
+      void relay.metrics().then(
+        (metrics) => {
+          scraped = metrics.memory
+        },
+        () => {},
+      ),
+    250,
+  )
+  return watch
+}
+
+/** The full-speed phase's peak sample, split into what holds it. */
+function fullSpeedPeak(watch: ReturnType<typeof watchMemory>) {
+  const peak = watch.peak('full speed')
+  return {
+    fullSpeedPeakRss: peak?.rss ?? 0,
+    fullSpeedPeakHeap: peak?.heapTotalBytes ?? 0,
+    fullSpeedPeakBuffers: peak?.externalBytes ?? 0,
+    fullSpeedPeakFiles: peak?.files ?? 0,
+    fullSpeedMedianRss: summarize(watch.inPhase('full speed').map((sample) => sample.rss)).median,
+  }
 }

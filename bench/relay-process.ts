@@ -84,10 +84,15 @@ export function latencyBetween(before: RelayMetricsSnapshot, after: RelayMetrics
   return { p50: ms(0.5), p99: ms(0.99) }
 }
 
-/** A database of its own with a slot `relay` that a relay with `env` streams, for `work`. */
-export const withRelay = <T>(services: Services, env: Record<string, string>, work: Work<T>) =>
+/** A database of its own with a slot `relay` that a relay with `env` streams (`noop`: with a no-op sink), for `work`. */
+export const withRelay = <T>(
+  services: Services,
+  env: Record<string, string>,
+  work: Work<T>,
+  options: { noop?: boolean } = {},
+) =>
   withDatabase(services, ['relay'], async (url) => {
-    const relay = await startStreamingRelay(services, { url, slot: 'relay', env })
+    const relay = await startStreamingRelay(services, { url, slot: 'relay', env, ...options })
     try {
       return await work(relay, url)
     } finally {

@@ -276,28 +276,49 @@ function latency(result: Result<'relay-latency'>, chart: Chart): string {
 
 function memory(result: Result<'relay-memory'>, chart: Chart): string {
   type Run = (typeof result.runs)[number]
+  type Peak = Pick<
+    Run,
+    'fullSpeedPeakRss' | 'fullSpeedPeakHeap' | 'fullSpeedPeakBuffers' | 'fullSpeedPeakFiles'
+  >
+  const mibOf =
+    <R>(runs: R[]) =>
+    (pick: (run: R) => number) =>
+      `${f(summarize(runs.map(pick)), 3, 1 / MiB)} MiB`
   const of = (pick: (run: Run) => number) => summarize(result.runs.map(pick))
-  const mib = (pick: (run: Run) => number) => `${f(of(pick), 3, 1 / MiB)} MiB`
+  const mib = mibOf(result.runs)
   // Results from before mapped files were measured have none.
-  const files = (r: Run) => r.fullSpeedPeakFiles ?? 0
-  const rest = (r: Run) => r.fullSpeedPeakRss - r.fullSpeedPeakHeap - r.fullSpeedPeakBuffers - files(r)
-  const heap = (r: Run) => r.fullSpeedPeakHeap
-  const split = [heap, (r: Run) => r.fullSpeedPeakBuffers, files, rest].map(mib).join(' / ')
+  const files = (r: Peak) => r.fullSpeedPeakFiles ?? 0
+  const rest = (r: Peak) => r.fullSpeedPeakRss - r.fullSpeedPeakHeap - r.fullSpeedPeakBuffers - files(r)
+  const split = (runs: Peak[]) =>
+    [(r: Peak) => r.fullSpeedPeakHeap, (r: Peak) => r.fullSpeedPeakBuffers, files, rest]
+      .map(mibOf(runs))
+      .join(' / ')
+  const ofWhich =
+    '  of which the V8 heap (reserved) / Buffers outside it / mapped files (Node, libraries) / the rest'
   const outage = `${mib((r) => r.outagePeakRss)} / ${mib((r) => r.outagePlateauRss)}`
   const [recovery, broker] = [f2(of((r) => r.recoverySeconds)), f2(of((r) => r.brokerSeconds))]
   const bound = format(result.maxInflightBytes / MiB)
+  const noop = result.noopRuns ?? []
+  const noopMib = mibOf(noop)
+  const noopRows: string[][] = noop.length
+    ? [
+        [
+          'with a no-op sink (no Kafka client): started / full-speed peak',
+          `${noopMib((r) => r.startedRss)} / ${noopMib((r) => r.fullSpeedPeakRss)}`,
+        ],
+        [ofWhich, split(noop)],
+      ]
+    : []
   const phases = table(`phase | RSS, ${repeats(result.repeats)}`, [
     ['started, before any fact', mib((r) => r.startedRss)],
     ['full speed, peak', mib((r) => r.fullSpeedPeakRss)],
-    [
-      '  of which the V8 heap (reserved) / Buffers outside it / mapped files (Node, libraries) / the rest',
-      split,
-    ],
+    [ofWhich, split(result.runs)],
     ['full speed, median', mib((r) => r.fullSpeedMedianRss)],
     ['idle after draining', mib((r) => r.idleRss)],
     ['Kafka stopped, peak / plateau (second half)', outage],
     [`in flight while Kafka is stopped, peak (bound ${bound} MiB)`, mib((r) => r.outagePeakInflightBytes)],
     ['broker start → everything delivered', `${recovery} s (the broker was ready after ${broker} s)`],
+    ...noopRows,
   ])
   // The repeat with the median peak during the outage is charted.
   const sorted = [...result.runs].sort((a, b) => a.outagePeakRss - b.outagePeakRss)
