@@ -104,11 +104,16 @@ describe.skipIf(kafkaUnavailable())('factlib relay --drain', () => {
     expect([...before, ...during].filter((id) => !relayed.has(id))).toEqual([])
   })
 
-  test('--max-facts stops at a commit: exactly the acknowledged facts are confirmed, the next run continues', async () => {
+  test("--max-facts stops at a commit after that many facts (another tool's messages do not count): exactly the acknowledged facts are confirmed, the next run continues", async () => {
     const source = uniqueName('bound')
     const env = relayEnv(db.url, { FACTLIB_SOURCES: source })
     expect((await drain(env)).code).toBe(0)
     const wal = await createWalReader(db.url)
+    // Another tool's messages first: they are not facts and must not count against the bound.
+    await withClient(db.url, async (client) => {
+      for (let index = 0; index < 15; index++)
+        await client.query(`select pg_logical_emit_message(true, 'othertool', '{"n":${index}}')`)
+    })
     const ids = await emitBacklog(createEmitter({ source }), 20, 2)
     const messages = (await wal.messages()).filter((message) => message.prefix === source)
     await wal.drop()

@@ -70,6 +70,7 @@ export class Pipeline implements StreamHandlers {
     PipelineOptions
   readonly #queue = new BatchQueue<Entry>()
   #inflightBytes = 0
+  #read = 0
   #paused = false
   /** Sends under way. */
   readonly #sending = new Set<Promise<void>>()
@@ -103,6 +104,11 @@ export class Pipeline implements StreamHandlers {
 
   get inflightBytes(): number {
     return this.#inflightBytes
+  }
+
+  /** Records read so far: facts and dead letters, not other tools' messages. */
+  get recordsRead(): number {
+    return this.#read
   }
 
   begin(commitLsn: Lsn, commitTime: number): void {
@@ -168,6 +174,7 @@ export class Pipeline implements StreamHandlers {
     const bytes = recordSize(record)
     const memory = bytes + ENTRY_OVERHEAD_BYTES
     this.#queue.push({ record, transaction, bytes, memory, commitTime, source, deadLetter })
+    this.#read += 1
     this.#inflightBytes += memory
     this.#options.metrics.inflightBytes = this.#inflightBytes
     if (!this.#paused && this.#inflightBytes >= this.#options.maxInflightBytes) {

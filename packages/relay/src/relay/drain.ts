@@ -171,7 +171,6 @@ class DrainGate implements StreamHandlers {
   #closed = false
   /** A keepalive at or past the target came while something was unacknowledged: ask for another later. */
   #keepaliveAtTarget = false
-  #messages = 0
   bytes = 0
   #stop: (reason: DrainReason) => void = () => {}
   /** Resolves with why reading stopped. */
@@ -201,7 +200,6 @@ class DrainGate implements StreamHandlers {
 
   message(message: Parameters<StreamHandlers['message']>[0]): void {
     if (this.#closed) return
-    this.#messages += 1
     this.bytes += message.content.length
     this.#to.message(message)
   }
@@ -210,7 +208,8 @@ class DrainGate implements StreamHandlers {
     if (this.#closed) return
     this.#to.commit(commitEndLsn)
     if (commitEndLsn >= this.target) this.close('target')
-    else if (this.maxFacts !== undefined && this.#messages >= this.maxFacts) this.close('max-facts')
+    // Other tools' messages on the same database are not facts: they do not count against the bound.
+    else if (this.maxFacts !== undefined && this.#to.recordsRead >= this.maxFacts) this.close('max-facts')
   }
 
   keepalive(walEnd: Lsn): void {
