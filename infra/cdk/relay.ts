@@ -18,6 +18,7 @@ import {
   type AlarmKey,
   type ConsumerOptions,
   type ConsumerSpec,
+  cloudWatchAlarmProps,
   consumerSpec,
   dashboardBody,
   type KafkaTarget,
@@ -126,19 +127,8 @@ export class FactlibRelay extends Construct implements ec2.IConnectable {
     for (const alarm of spec.alarms)
       this.alarms[alarm.key] = new cloudwatch.CfnAlarm(this, `${alarm.key}Alarm`, {
         alarmName: alarm.name,
-        alarmDescription: alarm.description,
-        namespace: alarm.namespace,
-        metricName: alarm.metricName,
         dimensions: Object.entries(alarm.dimensions).map(([name, value]) => ({ name, value })),
-        statistic: alarm.statistic,
-        period: alarm.periodSeconds,
-        evaluationPeriods: alarm.evaluationPeriods,
-        datapointsToAlarm: alarm.datapointsToAlarm,
-        threshold: alarm.threshold,
-        comparisonOperator: alarm.comparisonOperator,
-        treatMissingData: alarm.treatMissingData,
-        alarmActions: [this.alarmTopic.topicArn],
-        okActions: [this.alarmTopic.topicArn],
+        ...cloudWatchAlarmProps(alarm, this.alarmTopic.topicArn),
       })
 
     const alarmArns: Partial<Record<AlarmKey, string>> = {}

@@ -50,6 +50,28 @@ export interface AlarmSpec {
   treatMissingData: 'breaching' | 'notBreaching' | 'ignore'
 }
 
+/**
+ * The properties of a CloudWatch alarm that CloudFormation (`CfnAlarm`) and Pulumi (`MetricAlarm`) name
+ * alike, for `alarm`; ALARM and OK both notify `topicArn`. Each front-end adds the name and dimensions, which
+ * they spell differently.
+ */
+export function cloudWatchAlarmProps<Arn>(alarm: AlarmSpec, topicArn: Arn) {
+  return {
+    alarmDescription: alarm.description,
+    namespace: alarm.namespace,
+    metricName: alarm.metricName,
+    statistic: alarm.statistic,
+    period: alarm.periodSeconds,
+    evaluationPeriods: alarm.evaluationPeriods,
+    datapointsToAlarm: alarm.datapointsToAlarm,
+    threshold: alarm.threshold,
+    comparisonOperator: alarm.comparisonOperator,
+    treatMissingData: alarm.treatMissingData,
+    alarmActions: [topicArn],
+    okActions: [topicArn],
+  }
+}
+
 const GiB = 1024 ** 3
 
 /** The defaults of {@link AlarmOptions}. */

@@ -1,4 +1,4 @@
-export { ALARM_DEFAULTS, type AlarmKey, type AlarmSpec, relayAlarms } from './alarms.js'
+export { ALARM_DEFAULTS, type AlarmKey, type AlarmSpec, cloudWatchAlarmProps, relayAlarms } from './alarms.js'
 export {
   type ConsumerOptions,
   type ConsumerResource,

@@ -1,6 +1,12 @@
 import * as aws from '@pulumi/aws'
 import * as pulumi from '@pulumi/pulumi'
-import { type AlarmKey, type AlarmSpec, dashboardBody, type RelaySpec } from '../spec/index.js'
+import {
+  type AlarmKey,
+  type AlarmSpec,
+  cloudWatchAlarmProps,
+  dashboardBody,
+  type RelaySpec,
+} from '../spec/index.js'
 
 export interface RelayMonitoringInput {
   spec: RelaySpec<unknown>
@@ -79,22 +85,7 @@ export function metricAlarmArgs(
   alarm: AlarmSpec,
   topicArn: pulumi.Input<string>,
 ): aws.cloudwatch.MetricAlarmArgs {
-  return {
-    name: alarm.name,
-    alarmDescription: alarm.description,
-    namespace: alarm.namespace,
-    metricName: alarm.metricName,
-    dimensions: alarm.dimensions,
-    statistic: alarm.statistic,
-    period: alarm.periodSeconds,
-    evaluationPeriods: alarm.evaluationPeriods,
-    datapointsToAlarm: alarm.datapointsToAlarm,
-    threshold: alarm.threshold,
-    comparisonOperator: alarm.comparisonOperator,
-    treatMissingData: alarm.treatMissingData,
-    alarmActions: [topicArn],
-    okActions: [topicArn],
-  }
+  return { name: alarm.name, dimensions: alarm.dimensions, ...cloudWatchAlarmProps(alarm, topicArn) }
 }
 
 const pascal = (key: string) => key.charAt(0).toUpperCase() + key.slice(1)
