@@ -64,7 +64,10 @@ export function applyRuntimeHeapFlags(): void {
  * those pages until a collection of the kind it runs under memory pressure. Called once, before streaming.
  */
 export function compactHeap(): void {
+  // A context made while the flag is on gets a gc(); turned off again, later contexts (a host's, when the
+  // relay is embedded through startRelay) do not.
   setFlagsFromString('--expose-gc')
   const gc = runInNewContext('gc') as (options: object) => void
+  setFlagsFromString('--no-expose-gc')
   gc({ type: 'major', execution: 'sync', flavor: 'last-resort' })
 }
