@@ -58,16 +58,26 @@ export function applyRuntimeHeapFlags(): void {
   for (const flag of RUNTIME_HEAP_FLAGS) if (missing.has(flag)) setFlagsFromString(flag)
 }
 
+let compacted = false
+
 /**
  * One compacting collection that hands the pages of the start's garbage back to the system: loading the
  * Kafka client (~370 modules, schema compiles) leaves the heap at ~50 MiB with ~15 MiB live, and V8 keeps
- * those pages until a collection of the kind it runs under memory pressure. Called once, before streaming.
+ * those pages until a collection of the kind it runs under memory pressure. Once per process, before the
+ * first session streams: a warm Lambda invocation or a second relay in the same process has no start-up
+ * garbage left to give back, and is not paused for it.
  */
 export function compactHeap(): void {
-  // A context made while the flag is on gets a gc(); turned off again, later contexts (a host's, when the
-  // relay is embedded through startRelay) do not.
-  setFlagsFromString('--expose-gc')
-  const gc = runInNewContext('gc') as (options: object) => void
-  setFlagsFromString('--no-expose-gc')
+  if (compacted) return
+  compacted = true
+  const given = (globalThis as { gc?: unknown }).gc
+  let gc = typeof given === 'function' ? (given as (options: object) => void) : undefined
+  if (!gc) {
+    // A context made while the flag is on gets a gc(); turned off again, later contexts (a host's, when the
+    // relay is embedded through startRelay) do not. An operator's own --expose-gc is used as it is instead.
+    setFlagsFromString('--expose-gc')
+    gc = runInNewContext('gc') as (options: object) => void
+    setFlagsFromString('--no-expose-gc')
+  }
   gc({ type: 'major', execution: 'sync', flavor: 'last-resort' })
 }
