@@ -135,6 +135,22 @@ describe.skipIf(kafkaUnavailable())('factlib relay --drain', () => {
     expect(new Set(all)).toEqual(new Set(ids))
   })
 
+  test('--max-facts stops after a non-transactional message too: no commit follows one to stop at', async () => {
+    const source = uniqueName('standalone')
+    const env = relayEnv(db.url, { FACTLIB_SOURCES: source })
+    expect((await drain(env)).code).toBe(0)
+    // The relay's own prefix, but outside any transaction: each becomes a dead letter, which counts.
+    await withClient(db.url, async (client) => {
+      for (let index = 0; index < 3; index++)
+        await client.query('select pg_logical_emit_message(false, $1, $2)', [source, `{"v":1,"n":${index}}`])
+    })
+    const bounded = await drain(env, ['--max-facts', '2'])
+    expect(bounded.code, bounded.stderr).toBe(3)
+    expect(summaryOf(bounded)).toMatchObject({ outcome: 'bounded', reason: 'max-facts', facts: 2 })
+    const rest = await drain(env)
+    expect(summaryOf(rest)).toMatchObject({ outcome: 'drained', facts: 1 })
+  })
+
   test('a drain while the service relay holds the slot exits 4 at once, without an error storm', async () => {
     const env = relayEnv(db.url, { FACTLIB_SOURCES: uniqueName('busy') })
     const service = startRelayProcess(env)

@@ -13,7 +13,11 @@ import { type SessionLoopSettings, usableSlotPosition } from './session-loop.js'
 export interface DrainOptions {
   /** Stop reading after this many seconds (fractions allowed). */
   maxSeconds?: number
-  /** Stop reading at the first commit once this many messages were read (a transaction is never split). */
+  /**
+   * Stop reading once this many records were read (facts and dead letters; other tools' messages do not
+   * count): at the first commit after that, or at once after a non-transactional one. A transaction is never
+   * split.
+   */
   maxFacts?: number
   /** Stop reading at this time (ms since the epoch) at the latest: a deadline that counts the start-up too. */
   stopReadingAt?: number
@@ -202,6 +206,12 @@ class DrainGate implements StreamHandlers {
     if (this.#closed) return
     this.bytes += message.content.length
     this.#to.message(message)
+    // A non-transactional message stands alone: no commit follows it to stop at.
+    if (!message.transactional && this.#reachedMaxFacts()) this.close('max-facts')
+  }
+
+  #reachedMaxFacts(): boolean {
+    return this.maxFacts !== undefined && this.#to.recordsRead >= this.maxFacts
   }
 
   commit(commitEndLsn: Lsn): void {
@@ -209,7 +219,7 @@ class DrainGate implements StreamHandlers {
     this.#to.commit(commitEndLsn)
     if (commitEndLsn >= this.target) this.close('target')
     // Other tools' messages on the same database are not facts: they do not count against the bound.
-    else if (this.maxFacts !== undefined && this.#to.recordsRead >= this.maxFacts) this.close('max-facts')
+    else if (this.#reachedMaxFacts()) this.close('max-facts')
   }
 
   keepalive(walEnd: Lsn): void {
