@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { chown, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir, userInfo } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -37,24 +37,29 @@ export async function olderReleaseBinaries(
 
 /**
  * Start PostgreSQL `release` with `wal_level=logical` on a free port. Run as root, initdb and the server run
- * as the `postgres` system user (the run's own embedded server created it), as they refuse root.
+ * as the `postgres` system user, as they refuse root (the run's own embedded server creates that user).
  */
 export async function startOlderPostgres(release: OlderRelease): Promise<OlderPostgres> {
   const binaries = await olderReleaseBinaries(release)
   if ('missing' in binaries) throw new Error(binaries.missing)
-  const root = await mkdtemp(join(tmpdir(), `factlib-pg${release}-`))
   const owner = userInfo().uid === 0 ? postgresUser() : undefined
+  const root = await mkdtemp(join(tmpdir(), `factlib-pg${release}-`))
+  const removeRoot = () => rm(root, { recursive: true, force: true })
   if (owner) await chown(root, owner.uid, owner.gid)
   const data = join(root, 'data')
   const log: string[] = []
-  const run = (command: string, args: string[]): ChildProcess => {
+  const last = () => log.slice(-10).join('\n')
+  /** Runs `command`; `ended` settles when it exits, or with the reason it could not start. */
+  const run = (command: string, args: string[]) => {
     const child = spawn(join(binaries.bin, command), args, { ...owner, stdio: ['ignore', 'pipe', 'pipe'] })
     for (const stream of [child.stdout, child.stderr])
       stream?.on('data', (chunk: Buffer) => log.push(...chunk.toString().trim().split('\n')))
-    return child
+    const ended = new Promise<string>((resolve) => {
+      child.once('error', (error) => resolve(`could not start ${command}: ${error.message}`))
+      child.once('exit', (code, signal) => resolve(`${command} exited (${code ?? signal}):\n${last()}`))
+    })
+    return { child, ended }
   }
-  const exited = (child: ChildProcess) =>
-    new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
   const initdb = run('initdb', [
     '-D',
     data,
@@ -64,38 +69,50 @@ export async function startOlderPostgres(release: OlderRelease): Promise<OlderPo
     '--encoding=UTF8',
     '--locale=C',
   ])
-  if ((await exited(initdb)) !== 0)
-    throw new Error(`initdb of PostgreSQL ${release} failed:\n${log.slice(-10).join('\n')}`)
+  const initialised = await initdb.ended
+  if (initdb.child.exitCode !== 0) {
+    await removeRoot()
+    throw new Error(`initdb of PostgreSQL ${release} failed: ${initialised}`)
+  }
   const port = await freePort()
   const server = run('postgres', [
     ...['-D', data, '-p', String(port)],
     ...['-c', 'wal_level=logical', '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
     ...['-c', 'max_replication_slots=16', '-c', 'max_wal_senders=16', '-c', 'fsync=off'],
   ])
-  const stopped = exited(server)
+  // A test worker that is killed or times out must not leave the postmaster running.
+  const killOnExit = () => server.child.kill('SIGQUIT')
+  process.once('exit', killOnExit)
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`
   const destroy = async () => {
-    server.kill('SIGINT')
-    await stopped
-    await rm(root, { recursive: true, force: true })
+    process.removeListener('exit', killOnExit)
+    if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill('SIGINT')
+    await server.ended
+    await removeRoot()
   }
+  const accepting = waitFor(
+    `PostgreSQL ${release} to accept connections`,
+    async () => {
+      const client = new pg.Client(url)
+      try {
+        await client.connect()
+        return true
+      } catch {
+        return false
+      } finally {
+        await client.end().catch(() => {})
+      }
+    },
+    { timeoutMs: 30_000, intervalMs: 50 },
+  )
+  // A server that dies while starting fails the start at once, with its last words. (Its end after a
+  // successful start is destroy's, and no failure.)
+  const died = server.ended.then((why) => {
+    throw new Error(`PostgreSQL ${release} did not start: ${why}`)
+  })
+  died.catch(() => {})
   try {
-    await waitFor(
-      `PostgreSQL ${release} to accept connections`,
-      async () => {
-        if (server.exitCode !== null) throw new Error(`it exited:\n${log.slice(-10).join('\n')}`)
-        const client = new pg.Client(url)
-        try {
-          await client.connect()
-          return true
-        } catch {
-          return false
-        } finally {
-          await client.end().catch(() => {})
-        }
-      },
-      { timeoutMs: 30_000, intervalMs: 50 },
-    )
+    await Promise.race([accepting, died])
   } catch (error) {
     await destroy()
     throw error
@@ -104,6 +121,15 @@ export async function startOlderPostgres(release: OlderRelease): Promise<OlderPo
 }
 
 function postgresUser(): { uid: number; gid: number } {
-  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim())
+  const id = (flag: string) => {
+    try {
+      return Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8', stdio: 'pipe' }).trim())
+    } catch {
+      throw new Error(
+        "running as root, PostgreSQL needs a `postgres` system user and there is none: the run's embedded " +
+          'server creates it (unset FACTLIB_TEST_DATABASE_URL), or run the tests as another user',
+      )
+    }
+  }
   return { uid: id('-u'), gid: id('-g') }
 }

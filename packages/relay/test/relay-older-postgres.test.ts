@@ -23,15 +23,15 @@ import { confirmedFlush } from './support/slot.js'
 // (setup, stream, confirm, drain, a service relay's shutdown) against the oldest release and the last one
 // without failover slots.
 const RELEASES: OlderRelease[] = [14, 16]
-const missing = (
-  await Promise.all(
-    RELEASES.map(async (release) => ({ release, found: await olderReleaseBinaries(release) })),
-  )
-).filter(({ found }) => 'missing' in found)
-const why = missing.map(({ found }) => ('missing' in found ? found.missing : '')).join('; ')
-// In CI they must run; elsewhere (another platform) the file says why it skips.
-if (why && process.env.CI) throw new Error(why)
-if (why) console.warn(`skipping the older PostgreSQL releases: ${why}`)
+const missing = new Map<OlderRelease, string>()
+for (const release of RELEASES) {
+  const found = await olderReleaseBinaries(release)
+  if ('missing' in found) missing.set(release, found.missing)
+}
+// In CI they must run; elsewhere (another platform) a missing release is skipped, saying why.
+const isCI = process.env.CI === 'true' || process.env.CI === '1'
+if (isCI && missing.size > 0) throw new Error([...missing.values()].join('; '))
+for (const why of missing.values()) console.warn(`skipping an older PostgreSQL release: ${why}`)
 
 const summaryOf = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as DrainSummary
 const idsIn = async (topic: string) =>
@@ -73,8 +73,12 @@ async function placeOrders(url: string, source: string, count: number) {
   })
 }
 
-describe.skipIf(kafkaUnavailable() || missing.length > 0)('the relay on older PostgreSQL releases', () => {
+describe.skipIf(kafkaUnavailable())('the relay on older PostgreSQL releases', () => {
   describe.each(RELEASES)('PostgreSQL %i', (release) => {
+    if (missing.has(release)) {
+      test.skip(missing.get(release) ?? '', () => {})
+      return
+    }
     let server: OlderPostgres
     beforeAll(async () => {
       server = await startOlderPostgres(release)
