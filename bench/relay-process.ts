@@ -8,8 +8,16 @@ import { histogramQuantile } from './stats.js'
 
 /** The relay build under test; FACTLIB_BENCH_RELAY_DIST points at another one (a branch, an experiment). */
 const dist = process.env.FACTLIB_BENCH_RELAY_DIST
+const words = (value: string | undefined) => value?.split(/\s+/).filter(Boolean) ?? []
 /** FACTLIB_BENCH_RELAY_NODE_FLAGS: Node or V8 flags for the relays under test (heap settings, say). */
-const extraNodeFlags = process.env.FACTLIB_BENCH_RELAY_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? []
+const extraNodeFlags = words(process.env.FACTLIB_BENCH_RELAY_NODE_FLAGS)
+/** FACTLIB_BENCH_RELAY_ENV: `NAME=value …` added to their environment (`MALLOC_ARENA_MAX=2`, say). */
+const extraEnv = Object.fromEntries(
+  words(process.env.FACTLIB_BENCH_RELAY_ENV).map((pair) => [
+    pair.split('=')[0],
+    pair.slice(pair.indexOf('=') + 1),
+  ]),
+)
 export const RELAY_CLI = dist ? join(resolve(dist), 'cli/main.js') : relayCli
 
 type Relay = { url: string; slot: string; env?: Record<string, string>; nodeFlags?: string[]; noop?: boolean }
@@ -29,6 +37,7 @@ export async function startStreamingRelay(services: Services, { url, slot, ...op
     FACTLIB_LOG_LEVEL: 'info',
     ...(options.noop ? { FACTLIB_SINK: 'stdout' } : {}),
     ...options.env,
+    ...extraEnv,
   }
   // Node strips the no-op relay's types itself: no loader in the process, and the heap flags `factlib relay`
   // gives itself, so that its memory compares with the relay's.
