@@ -25,21 +25,9 @@ export async function measure({ services, quick }: BenchContext) {
   const noopRuns = []
   for (let rep = 0; rep < settings.repeats; rep++) {
     const run = await withRelay(services, env, async (relay, url) => {
-      const watch = watchMemory(relay)
-      const positions = await positionReader(url)
-      const confirmedPast = (mark: bigint, what: string) =>
-        waitFor(what, async () => ((await positions.read('relay')).confirmed ?? 0n) > mark, {
-          timeoutMs: 300_000,
-          intervalMs: 20,
-        })
+      const { watch, positions, fullSpeed, confirmedPast } = await startedAndFullSpeed(relay, url, settings)
       try {
-        await sleep(1000)
-        const startedRss = memory(relay.pid).rss
-        watch.phase = 'full speed'
-        await confirmedPast(await emitBacklog(url, settings.fullSpeedFacts, 1024), 'the full-speed backlog')
-        watch.phase = 'idle'
-        await sleep(1500)
-        const idleRss = memory(relay.pid).rss
+        const idleRss = ((watch.phase = 'idle'), await sleep(1500), memory(relay.pid).rss)
         await services.kafka.stop()
         watch.phase = 'Kafka stopped'
         const outageEnd = await emitBacklog(url, settings.outageFacts, 1024, settings.fullSpeedFacts)
@@ -53,15 +41,14 @@ export async function measure({ services, quick }: BenchContext) {
         const recoverySeconds = (performance.now() - recoveryStart) / 1000
         await sleep(300)
         const outage = watch.inPhase('Kafka stopped')
+        const plateau = outage.slice(Math.floor(outage.length / 2)).map((sample) => sample.rss)
         return {
+          ...fullSpeed,
           arm: 'relay',
           rep,
-          startedRss,
           idleRss,
-          ...fullSpeedPeak(watch),
           outagePeakRss: watch.peak('Kafka stopped')?.rss ?? 0,
-          outagePlateauRss: summarize(outage.slice(Math.floor(outage.length / 2)).map((sample) => sample.rss))
-            .median,
+          outagePlateauRss: summarize(plateau).median,
           outagePeakInflightBytes: Math.max(0, ...outage.map((sample) => sample.inflightBytes)),
           recoverySeconds,
           brokerSeconds,
@@ -80,26 +67,10 @@ export async function measure({ services, quick }: BenchContext) {
       services,
       env,
       async (relay, url) => {
-        const watch = watchMemory(relay)
-        const positions = await positionReader(url)
-        try {
-          await sleep(1000)
-          const startedRss = memory(relay.pid).rss
-          watch.phase = 'full speed'
-          const end = await emitBacklog(url, settings.fullSpeedFacts, 1024)
-          await waitFor(
-            'the no-op relay',
-            async () => ((await positions.read('relay')).confirmed ?? 0n) > end,
-            {
-              timeoutMs: 300_000,
-              intervalMs: 20,
-            },
-          )
-          return { arm: 'noop-relay', rep, startedRss, ...fullSpeedPeak(watch) }
-        } finally {
-          watch.stop()
-          await positions.close()
-        }
+        const { watch, positions, fullSpeed } = await startedAndFullSpeed(relay, url, settings)
+        watch.stop()
+        await positions.close()
+        return { ...fullSpeed, arm: 'noop-relay', rep }
       },
       { noop: true },
     )
@@ -107,6 +78,37 @@ export async function measure({ services, quick }: BenchContext) {
     log(`relay-memory rep ${rep + 1}: no-op sink, peak RSS ${format(noop.fullSpeedPeakRss / MiB)} MiB`)
   }
   return { ...settings, maxInflightBytes, runs, noopRuns }
+}
+
+/** A second for the start, then a backlog committed faster than the relay drains it, until it confirmed it. */
+async function startedAndFullSpeed(relay: Relay, url: string, settings: { fullSpeedFacts: number }) {
+  const watch = watchMemory(relay)
+  const positions = await positionReader(url)
+  const confirmedPast = (mark: bigint, what: string) =>
+    waitFor(what, async () => ((await positions.read('relay')).confirmed ?? 0n) > mark, {
+      timeoutMs: 300_000,
+      intervalMs: 20,
+    })
+  try {
+    await sleep(1000)
+    const startedRss = memory(relay.pid).rss
+    watch.phase = 'full speed'
+    await confirmedPast(await emitBacklog(url, settings.fullSpeedFacts, 1024), 'the full-speed backlog')
+    const peak = watch.peak('full speed')
+    const fullSpeed = {
+      startedRss,
+      fullSpeedPeakRss: peak?.rss ?? 0,
+      fullSpeedPeakHeap: peak?.heapTotalBytes ?? 0,
+      fullSpeedPeakBuffers: peak?.externalBytes ?? 0,
+      fullSpeedPeakFiles: peak?.files ?? 0,
+      fullSpeedMedianRss: summarize(watch.inPhase('full speed').map((sample) => sample.rss)).median,
+    }
+    return { watch, positions, fullSpeed, confirmedPast }
+  } catch (error) {
+    watch.stop()
+    await positions.close()
+    throw error
+  }
 }
 
 type Relay = Parameters<Parameters<typeof withRelay>[2]>[0]
@@ -142,16 +144,4 @@ function watchMemory(relay: Relay) {
     250,
   )
   return watch
-}
-
-/** The full-speed phase's peak sample, split into what holds it. */
-function fullSpeedPeak(watch: ReturnType<typeof watchMemory>) {
-  const peak = watch.peak('full speed')
-  return {
-    fullSpeedPeakRss: peak?.rss ?? 0,
-    fullSpeedPeakHeap: peak?.heapTotalBytes ?? 0,
-    fullSpeedPeakBuffers: peak?.externalBytes ?? 0,
-    fullSpeedPeakFiles: peak?.files ?? 0,
-    fullSpeedMedianRss: summarize(watch.inPhase('full speed').map((sample) => sample.rss)).median,
-  }
 }

@@ -276,10 +276,7 @@ function latency(result: Result<'relay-latency'>, chart: Chart): string {
 
 function memory(result: Result<'relay-memory'>, chart: Chart): string {
   type Run = (typeof result.runs)[number]
-  type Peak = Pick<
-    Run,
-    'fullSpeedPeakRss' | 'fullSpeedPeakHeap' | 'fullSpeedPeakBuffers' | 'fullSpeedPeakFiles'
-  >
+  type Peak = Omit<(typeof result.noopRuns)[number], 'arm' | 'rep'>
   const mibOf =
     <R>(runs: R[]) =>
     (pick: (run: R) => number) =>
@@ -289,30 +286,23 @@ function memory(result: Result<'relay-memory'>, chart: Chart): string {
   // Results from before mapped files were measured have none.
   const files = (r: Peak) => r.fullSpeedPeakFiles ?? 0
   const rest = (r: Peak) => r.fullSpeedPeakRss - r.fullSpeedPeakHeap - r.fullSpeedPeakBuffers - files(r)
-  const split = (runs: Peak[]) =>
-    [(r: Peak) => r.fullSpeedPeakHeap, (r: Peak) => r.fullSpeedPeakBuffers, files, rest]
-      .map(mibOf(runs))
-      .join(' / ')
-  const ofWhich =
-    '  of which the V8 heap (reserved) / Buffers outside it / mapped files (Node, libraries) / the rest'
+  const parts = [(r: Peak) => r.fullSpeedPeakHeap, (r: Peak) => r.fullSpeedPeakBuffers, files, rest]
+  const ofWhich = (runs: Peak[]) => [
+    '  of which the V8 heap (reserved) / Buffers outside it / mapped files (Node, libraries) / the rest',
+    parts.map(mibOf(runs)).join(' / '),
+  ]
   const outage = `${mib((r) => r.outagePeakRss)} / ${mib((r) => r.outagePlateauRss)}`
   const [recovery, broker] = [f2(of((r) => r.recoverySeconds)), f2(of((r) => r.brokerSeconds))]
   const bound = format(result.maxInflightBytes / MiB)
   const noop = result.noopRuns ?? []
-  const noopMib = mibOf(noop)
-  const noopRows: string[][] = noop.length
-    ? [
-        [
-          'with a no-op sink (no Kafka client): started / full-speed peak',
-          `${noopMib((r) => r.startedRss)} / ${noopMib((r) => r.fullSpeedPeakRss)}`,
-        ],
-        [ofWhich, split(noop)],
-      ]
+  const noopPeak = `${mibOf(noop)((r) => r.startedRss)} / ${mibOf(noop)((r) => r.fullSpeedPeakRss)}`
+  const noopRows = noop.length
+    ? [['with a no-op sink (no Kafka client): started / full-speed peak', noopPeak], ofWhich(noop)]
     : []
   const phases = table(`phase | RSS, ${repeats(result.repeats)}`, [
     ['started, before any fact', mib((r) => r.startedRss)],
     ['full speed, peak', mib((r) => r.fullSpeedPeakRss)],
-    [ofWhich, split(result.runs)],
+    ofWhich(result.runs),
     ['full speed, median', mib((r) => r.fullSpeedMedianRss)],
     ['idle after draining', mib((r) => r.idleRss)],
     ['Kafka stopped, peak / plateau (second half)', outage],
