@@ -27,7 +27,9 @@ export async function measure({ services, quick }: BenchContext) {
     const run = await withRelay(services, env, async (relay, url) => {
       const { watch, positions, fullSpeed, confirmedPast } = await startedAndFullSpeed(relay, url, settings)
       try {
-        const idleRss = ((watch.phase = 'idle'), await sleep(1500), memory(relay.pid).rss)
+        watch.phase = 'idle'
+        await sleep(1500)
+        const idleRss = memory(relay.pid).rss
         await services.kafka.stop()
         watch.phase = 'Kafka stopped'
         const outageEnd = await emitBacklog(url, settings.outageFacts, 1024, settings.fullSpeedFacts)
