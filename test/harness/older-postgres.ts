@@ -36,6 +36,27 @@ export async function olderReleaseBinaries(
 }
 
 /**
+ * A new data directory for `release` (trust authentication, UTF8), made by its `initdb`, as the `postgres`
+ * system user when run as root: the folder above `dataDir` must let that user write.
+ */
+export async function initOlderCluster(release: OlderRelease, dataDir: string): Promise<void> {
+  const binaries = await olderReleaseBinaries(release)
+  if ('missing' in binaries) throw new Error(binaries.missing)
+  const owner = userInfo().uid === 0 ? postgresUser() : undefined
+  const args = ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C']
+  const child = spawn(join(binaries.bin, 'initdb'), args, { ...owner, stdio: ['ignore', 'pipe', 'pipe'] })
+  const output: string[] = []
+  for (const stream of [child.stdout, child.stderr])
+    stream?.on('data', (chunk: Buffer) => output.push(`${chunk}`))
+  const code = await new Promise<number | string>((resolve) => {
+    child.once('error', (error) => resolve(error.message))
+    child.once('exit', (exit, signal) => resolve(exit ?? signal ?? 'unknown'))
+  })
+  const last = output.join('').trim().split('\n').slice(-10).join('\n')
+  if (code !== 0) throw new Error(`initdb of PostgreSQL ${release} failed (${code}):\n${last}`)
+}
+
+/**
  * Start PostgreSQL `release` with `wal_level=logical` on a free port. Run as root, initdb and the server run
  * as the `postgres` system user, as they refuse root (the run's own embedded server creates that user).
  */
@@ -60,20 +81,10 @@ export async function startOlderPostgres(release: OlderRelease): Promise<OlderPo
     })
     return { child, ended }
   }
-  const initdb = run('initdb', [
-    '-D',
-    data,
-    '-U',
-    'postgres',
-    '--auth=trust',
-    '--encoding=UTF8',
-    '--locale=C',
-  ])
-  const initialised = await initdb.ended
-  if (initdb.child.exitCode !== 0) {
+  await initOlderCluster(release, data).catch(async (error: unknown) => {
     await removeRoot()
-    throw new Error(`initdb of PostgreSQL ${release} failed: ${initialised}`)
-  }
+    throw error
+  })
   const port = await freePort()
   const server = run('postgres', [
     ...['-D', data, '-p', String(port)],
@@ -120,7 +131,8 @@ export async function startOlderPostgres(release: OlderRelease): Promise<OlderPo
   return { release, url, destroy }
 }
 
-function postgresUser(): { uid: number; gid: number } {
+/** The `postgres` system user's ids, or an error that says what to do when there is none. */
+export function postgresUser(): { uid: number; gid: number } {
   const id = (flag: string) => {
     try {
       return Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8', stdio: 'pipe' }).trim())

@@ -12,7 +12,10 @@ import {
   freePort,
   startEmbeddedPostgres,
 } from '@factlib/dev/embedded-postgres'
+import { onTestFinished } from 'vitest'
+import { initOlderCluster, type OlderRelease, olderReleaseBinaries } from './older-postgres.js'
 import { withClient } from './postgres.js'
+import { startTcpProxy } from './tcp-proxy.js'
 import { waitFor } from './wait.js'
 
 const execFileAsync = promisify(execFile)
@@ -45,7 +48,13 @@ export interface ReplicaPair {
  * before acknowledging a commit, so what a writer saw committed is on the standby. Resolves once the standby
  * streams.
  */
-export async function startReplicaPair(options: { synchronous?: boolean } = {}): Promise<ReplicaPair> {
+export async function startReplicaPair(
+  options: { synchronous?: boolean; release?: OlderRelease } = {},
+): Promise<ReplicaPair> {
+  const { release } = options
+  // Failover slots (sync_replication_slots, synchronized_standby_slots) came with 17: older servers refuse
+  // those settings.
+  const failoverSlots = release === undefined
   const root = await mkdtemp(join(tmpdir(), 'factlib-pair-'))
   // mkdtemp makes a 0700 folder; as root the servers run as `postgres`, which must pass through it.
   await chmod(root, 0o755)
@@ -58,12 +67,15 @@ export async function startReplicaPair(options: { synchronous?: boolean } = {}):
     const physicalSlot = 'standby_1'
     const primaryDir = join(root, 'primary')
     const standbyDir = join(root, 'standby')
-    // initdb (and, as root, the `postgres` user) through the package, then a slot for the standby.
-    const initial = await startEmbeddedPostgres({ dataDir: primaryDir, settings: BASE_SETTINGS })
-    await withClient(initial.url, (client) =>
+    // initdb (and, as root, the `postgres` user) through the package, or an older release's own, then a
+    // slot for the standby.
+    const initial = release === undefined ? undefined : await startOlder(release, root, primaryDir)
+    const first = initial ?? (await startEmbeddedPostgres({ dataDir: primaryDir, settings: BASE_SETTINGS }))
+    await withClient(first.url, (client) =>
       client.query('select pg_create_physical_replication_slot($1, true)', [physicalSlot]),
     )
-    await initial.stop()
+    await first.stop()
+    const bin = initial?.bin
     // `cp -a` keeps modes and the `postgres` owner the server insists on.
     await execFileAsync('cp', ['-a', primaryDir, standbyDir])
     // A logical slot copied along blocks its synchronization later ("same name slot already exists").
@@ -74,23 +86,23 @@ export async function startReplicaPair(options: { synchronous?: boolean } = {}):
     const owner = await postgresUser()
     if (owner.uid !== undefined && owner.gid !== undefined) await chown(signal, owner.uid, owner.gid)
 
-    const primary = await runServer(primaryDir, initial.port, {
+    const primary = await runServer(primaryDir, first.port, bin, {
       ...BASE_SETTINGS,
-      synchronized_standby_slots: physicalSlot,
+      ...(failoverSlots ? { synchronized_standby_slots: physicalSlot } : {}),
       ...(options.synchronous ? { synchronous_standby_names: physicalSlot } : {}),
     })
     servers.push(primary)
     await waitFor('the primary to accept connections', () =>
       withClient(primary.url, (client) => client.query('select 1')).then(() => true),
     )
-    const standby = await runServer(standbyDir, await freePort(), {
+    const standby = await runServer(standbyDir, await freePort(), bin, {
       ...BASE_SETTINGS,
       primary_conninfo:
         `host=127.0.0.1 port=${primary.port} user=${EMBEDDED_USER} password=${EMBEDDED_PASSWORD} ` +
         `dbname=postgres application_name=${physicalSlot}`,
       primary_slot_name: physicalSlot,
       hot_standby_feedback: 'on',
-      sync_replication_slots: 'on',
+      ...(failoverSlots ? { sync_replication_slots: 'on' } : {}),
     })
     servers.push(standby)
     // A standby never logs "ready to accept connections" (it accepts read-only ones): poll it instead.
@@ -116,6 +128,25 @@ export async function startReplicaPair(options: { synchronous?: boolean } = {}):
     await destroy()
     throw error
   }
+}
+
+/**
+ * A replica pair for one test, stopped when it finishes, with a TCP proxy in front of the primary: `endpoint`
+ * is the URL relays and writers use, as they would a DNS name, and `failOver()` kills the primary, promotes
+ * the standby and points the proxy at it.
+ */
+export async function pairBehindProxy(options: Parameters<typeof startReplicaPair>[0] = {}) {
+  const pair = await startReplicaPair(options)
+  onTestFinished(() => pair.destroy())
+  const proxy = await startTcpProxy(pair.primary.port)
+  onTestFinished(() => proxy.close())
+  const endpoint = pair.primary.url.replace(`:${pair.primary.port}/`, `:${proxy.port}/`)
+  const failOver = async () => {
+    await pair.primary.crash()
+    await promote(pair.standby.url)
+    proxy.switchTo(pair.standby.port)
+  }
+  return { ...pair, proxy, endpoint, failOver }
 }
 
 /** Wait until the standby holds the slot as a synchronized copy that a promotion keeps (not temporary). */
@@ -163,14 +194,17 @@ const BASE_SETTINGS: Record<string, string | number> = {
   unix_socket_directories: '',
 }
 
+/** `postgres` of `bin` (an older release's binaries), or of the embedded package. */
 async function runServer(
   dataDir: string,
   port: number,
+  bin: string | undefined,
   settings: Record<string, string | number>,
 ): Promise<RunningServer> {
-  const { postgres } = (await import(`@embedded-postgres/${platform()}-${arch()}`)) as { postgres: string }
+  const embedded = async () =>
+    ((await import(`@embedded-postgres/${platform()}-${arch()}`)) as { postgres: string }).postgres
   const child: ChildProcess = spawn(
-    postgres,
+    bin ? join(bin, 'postgres') : await embedded(),
     [
       '-D',
       dataDir,
@@ -216,4 +250,22 @@ async function postgresUser(): Promise<{ uid?: number; gid?: number }> {
   if (userInfo().uid !== 0) return {}
   const id = async (flag: string) => Number((await execFileAsync('id', [flag, EMBEDDED_USER])).stdout.trim())
   return { uid: await id('-u'), gid: await id('-g') }
+}
+
+/** An older release's first start on `dataDir` (made by its initdb), in `root`, which its user must write. */
+async function startOlder(release: OlderRelease, root: string, dataDir: string) {
+  const owner = await postgresUser()
+  if (owner.uid !== undefined && owner.gid !== undefined) await chown(root, owner.uid, owner.gid)
+  await initOlderCluster(release, dataDir)
+  const found = await olderReleaseBinaries(release)
+  if ('missing' in found) throw new Error(found.missing)
+  const port = await freePort()
+  const server = await runServer(dataDir, port, found.bin, BASE_SETTINGS)
+  await waitFor(`PostgreSQL ${release} to accept connections`, () =>
+    withClient(server.url, (client) => client.query('select 1')).then(() => true),
+  ).catch(async (error: unknown) => {
+    await server.stop()
+    throw error
+  })
+  return { ...server, bin: found.bin }
 }

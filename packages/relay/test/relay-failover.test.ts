@@ -10,8 +10,7 @@ import {
   withClient,
 } from '../../../test/harness/index.js'
 import { type Consumed, deduplicated, readTopics, valueText } from '../../../test/harness/kafka-reader.js'
-import { promote, startReplicaPair, waitForSyncedSlot } from '../../../test/harness/standby.js'
-import { startTcpProxy } from '../../../test/harness/tcp-proxy.js'
+import { pairBehindProxy, waitForSyncedSlot } from '../../../test/harness/standby.js'
 
 interface Committed {
   id: string
@@ -88,12 +87,9 @@ describe.skipIf(kafkaUnavailable())('primary failover to a streaming standby', (
     timeout: 120_000,
   }, async () => {
     const began = Date.now()
-    const pair = await startReplicaPair({ synchronous: true })
-    onTestFinished(() => pair.destroy())
-    const proxy = await startTcpProxy(pair.primary.port)
-    onTestFinished(() => proxy.close())
     // Relays and writers reach the database through the proxy, as through the DNS name of the primary.
-    const endpoint = pair.primary.url.replace(`:${pair.primary.port}/`, `:${proxy.port}/`)
+    const pair = await pairBehindProxy({ synchronous: true })
+    const { endpoint } = pair
     const source = uniqueName('failover')
     const env = relayEnv(endpoint, { FACTLIB_SOURCES: source })
     const unprotectedEnv = {
@@ -155,9 +151,7 @@ describe.skipIf(kafkaUnavailable())('primary failover to a streaming standby', (
 
     // The failover: the primary's host dies, the standby is promoted, the endpoint moves to it.
     const crashed = Date.now()
-    await pair.primary.crash()
-    await promote(pair.standby.url)
-    proxy.switchTo(pair.standby.port)
+    await pair.failOver()
     const switched = Date.now()
     await waitFor('the relay to stream from the promoted standby', () => streams(relay) >= 2, {
       timeoutMs: 30_000,

@@ -15,6 +15,7 @@ import {
   olderReleaseBinaries,
   startOlderPostgres,
 } from '../../../test/harness/older-postgres.js'
+import { pairBehindProxy } from '../../../test/harness/standby.js'
 import type { DrainSummary } from '../src/relay/drain.js'
 import { parseLsn } from '../src/wal/lsn.js'
 import { confirmedFlush } from './support/slot.js'
@@ -139,5 +140,44 @@ describe.skipIf(kafkaUnavailable())('the relay on older PostgreSQL releases', ()
       // Confirmed past the last fact's commit: nothing it relayed is left for a successor to send again.
       expect(parseLsn(confirmed ?? '0/0')).toBeGreaterThan(parseLsn(beforeLastCommit))
     })
+  })
+})
+
+describe.skipIf(kafkaUnavailable() || missing.has(16))('a primary failover on PostgreSQL 16', () => {
+  test('doctor warns before it; after it the relay stops with SLOT_MISSING, says what was lost, makes no slot', {
+    timeout: 90_000,
+  }, async () => {
+    // The relay and the application reach the primary through a proxy, as through its DNS name.
+    const pair = await pairBehindProxy({ release: 16, synchronous: true })
+    const { endpoint } = pair
+    const source = uniqueName('pg16failover')
+    const env = relayEnv(endpoint, { FACTLIB_SOURCES: source })
+    const relay = startRelayProcess(env)
+    await relay.waitForLog('streaming', 30_000)
+
+    const doctor = await runCli(['doctor'], { env })
+    expect(doctor.code, `${doctor.stdout}${doctor.stderr}`).toBe(0)
+    expect(doctor.stdout).toMatch(/PostgreSQL 16\.\d+ cannot synchronize a logical slot to a standby/)
+    expect(doctor.stdout).toContain('1 streaming standby is attached')
+    expect(doctor.stdout).toContain('upgrade to PostgreSQL 17 or newer')
+
+    const { kept } = await placeOrders(endpoint, source, 10)
+    await waitFor('10 facts in Kafka', async () => (await idsIn(`${source}.order`)).length >= 10)
+    expect((await idsIn(`${source}.order`)).sort()).toEqual([...kept].sort())
+
+    await pair.failOver()
+    expect(await relay.exited).toBe(1)
+    const said = JSON.stringify(relay.logs.filter((log) => log.msg === 'relay failed' || 'raw' in log))
+    expect(said).toContain('SLOT_MISSING')
+    expect(said).toContain('this server was promoted from a standby (timeline 2')
+    expect(said).toContain('Lost: every fact committed after')
+    // Never a silent new slot on the promoted server.
+    const slots = await withClient(pair.standby.url, async (client) => {
+      const { rows } = await client.query('select 1 from pg_replication_slots where slot_name = $1', [
+        env.FACTLIB_SLOT,
+      ])
+      return rows.length
+    })
+    expect(slots).toBe(0)
   })
 })
