@@ -27,12 +27,15 @@ afterEach(() => {
 const lines = (spy: { mock: { calls: unknown[][] } }) =>
   spy.mock.calls.map((call) => JSON.parse(String(call[0])) as Record<string, unknown>)
 
-/** The partition holding the most records, and its records in offset order. */
+/** The partition holding the most records, its records in offset order, and its second record (with its fact id). */
 function busiest(raw: RawRecord[]) {
   const counts = new Map<number, RawRecord[]>()
   for (const record of raw) counts.set(record.partition, [...(counts.get(record.partition) ?? []), record])
   const [partition, records] = [...counts].sort((a, b) => b[1].length - a[1].length)[0] ?? [0, []]
-  return { partition, records }
+  // The failure tests poison the second: one record of the partition is handled before it.
+  const failing = records[1]
+  if (!failing) throw new Error(`partition ${partition} holds fewer than 2 records`)
+  return { partition, records, failing, failingId: failing.message.headers?.ce_id?.toString() ?? '' }
 }
 
 /** The event Lambda sends next after a partial batch response: the failed partition from the failed offset on. */
@@ -64,10 +67,7 @@ describe.skipIf(kafkaUnavailable())('kafkaHandler with the real relay, Kafka and
     const { client } = await consumerDatabase()
     const relayed = await relayFacts(interleaved(30, 6))
     const raw = await readRaw(relayed.topic)
-    const { partition, records } = busiest(raw)
-    const failing = records[1]
-    if (!failing) throw new Error(`partition ${partition} holds fewer than 2 records`)
-    const poisonId = failing.message.headers?.ce_id?.toString() ?? ''
+    const { partition, records, failing, failingId: poisonId } = busiest(raw)
     const poison = new Set([poisonId])
     const inbox = createInbox({ consumer: 'a' })
     const handler = kafkaHandler(inboxEffect(client, inbox, poison))
@@ -120,10 +120,8 @@ describe.skipIf(kafkaUnavailable())('kafkaHandler with the real relay, Kafka and
     const { client } = await consumerDatabase()
     const relayed = await relayFacts(interleaved(24, 6))
     const raw = await readRaw(relayed.topic)
-    const { partition, records } = busiest(raw)
-    const failing = records[1]
-    if (!failing) throw new Error(`partition ${partition} holds fewer than 2 records`)
-    const poison = new Set([failing.message.headers?.ce_id?.toString() ?? ''])
+    const { partition, records, failing, failingId } = busiest(raw)
+    const poison = new Set([failingId])
     const handler = kafkaHandler(inboxEffect(client, createInbox({ consumer: 'a' }), poison), {
       reportBatchItemFailures: true,
     })
