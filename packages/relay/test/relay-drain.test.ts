@@ -1,17 +1,10 @@
 import { createEmitter, type Emitter } from '@factlib/emit'
 import { describe, expect, test } from 'vitest'
-import { type CliResult, relayEnv, runCli, startRelayProcess } from '../../../test/harness/cli.js'
-import {
-  freshDatabase,
-  kafkaBrokers,
-  kafkaUnavailable,
-  uniqueName,
-  withClient,
-} from '../../../test/harness/index.js'
-import { readTopic } from '../../../test/harness/kafka-reader.js'
+import { relayEnv, startRelayProcess } from '../../../test/harness/cli.js'
+import { freshDatabase, kafkaUnavailable, uniqueName, withClient } from '../../../test/harness/index.js'
 import { createWalReader } from '../../../test/harness/wal.js'
-import type { DrainSummary } from '../src/relay/drain.js'
 import { parseLsn } from '../src/wal/lsn.js'
+import { drain, factIdsIn, summaryOf } from './support/drain.js'
 import { confirmedFlush } from './support/slot.js'
 
 const db = await freshDatabase('drain')
@@ -38,18 +31,6 @@ function emitBacklog(facts: Emitter, count: number, perTransaction: number, pad 
   })
 }
 
-/** The summary: the last line on stdout, JSON because stdout is a pipe. */
-function summaryOf(result: { stdout: string } | string[]): DrainSummary {
-  const lines = Array.isArray(result) ? result : result.stdout.trim().split('\n')
-  return JSON.parse(lines.at(-1) ?? '') as DrainSummary
-}
-
-const drain = (env: Record<string, string>, args: string[] = []): Promise<CliResult> =>
-  runCli(['relay', '--drain', ...args], { env })
-
-const idsIn = async (topic: string) =>
-  (await readTopic(kafkaBrokers(), topic)).map((record) => record.headers.ce_id ?? '')
-
 const lsn = (text: string | null | undefined) => parseLsn(text ?? '0/0')
 
 describe.skipIf(kafkaUnavailable())('factlib relay --drain', () => {
@@ -69,8 +50,8 @@ describe.skipIf(kafkaUnavailable())('factlib relay --drain', () => {
     expect(summary.bytes).toBeGreaterThan(0)
     expect(lsn(summary.endLsn)).toBeGreaterThanOrEqual(lsn(summary.targetLsn))
     expect(await confirmedFlush(db.url, env.FACTLIB_SLOT)).toBe(summary.endLsn)
-    expect(await idsIn(`${source}.x`)).toEqual(expect.arrayContaining(ids))
-    expect(new Set(await idsIn(`${source}.x`)).size).toBe(ids.length)
+    expect(await factIdsIn(`${source}.x`)).toEqual(expect.arrayContaining(ids))
+    expect(new Set(await factIdsIn(`${source}.x`)).size).toBe(ids.length)
     // Nothing bound a port, and no error was logged.
     expect(result.stderr).not.toMatch(/"level":"(error|warn)"/)
   })
@@ -100,7 +81,7 @@ describe.skipIf(kafkaUnavailable())('factlib relay --drain', () => {
     expect(lsn(await confirmedFlush(db.url, env.FACTLIB_SLOT))).toBeGreaterThanOrEqual(
       lsn(secondSummary.targetLsn),
     )
-    const relayed = new Set(await idsIn(`${source}.x`))
+    const relayed = new Set(await factIdsIn(`${source}.x`))
     expect([...before, ...during].filter((id) => !relayed.has(id))).toEqual([])
   })
 
@@ -124,13 +105,13 @@ describe.skipIf(kafkaUnavailable())('factlib relay --drain', () => {
     // The fifth transaction's commit end, not one byte more.
     expect(await confirmedFlush(db.url, env.FACTLIB_SLOT)).toBe(messages[9]?.commitEndLsn)
     expect(summaryOf(bounded).endLsn).toBe(messages[9]?.commitEndLsn)
-    expect(await idsIn(`${source}.x`)).toEqual(expect.arrayContaining(ids.slice(0, 10)))
-    expect((await idsIn(`${source}.x`)).length).toBe(10)
+    expect(await factIdsIn(`${source}.x`)).toEqual(expect.arrayContaining(ids.slice(0, 10)))
+    expect((await factIdsIn(`${source}.x`)).length).toBe(10)
 
     const rest = await drain(env)
     expect(rest.code, rest.stderr).toBe(0)
     expect(summaryOf(rest)).toMatchObject({ outcome: 'drained', facts: 30 })
-    const all = await idsIn(`${source}.x`)
+    const all = await factIdsIn(`${source}.x`)
     expect(all.length).toBe(40)
     expect(new Set(all)).toEqual(new Set(ids))
   })
@@ -188,6 +169,6 @@ describe.skipIf(kafkaUnavailable())('factlib relay --drain', () => {
     expect(summaryOf(loser).outcome).toBe('busy')
     expect(await winner.exited).toBe(0)
     expect(summaryOf(winner.stdout)).toMatchObject({ outcome: 'drained', facts: ids.length })
-    expect(new Set(await idsIn(`${source}.x`))).toEqual(new Set(ids))
+    expect(new Set(await factIdsIn(`${source}.x`))).toEqual(new Set(ids))
   })
 })

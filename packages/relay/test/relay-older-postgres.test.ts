@@ -1,14 +1,7 @@
 import { createEmitter } from '@factlib/emit'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { relayEnv, runCli, startRelayProcess } from '../../../test/harness/cli.js'
-import {
-  kafkaBrokers,
-  kafkaUnavailable,
-  uniqueName,
-  waitFor,
-  withClient,
-} from '../../../test/harness/index.js'
-import { readTopic } from '../../../test/harness/kafka-reader.js'
+import { kafkaUnavailable, uniqueName, waitFor, withClient } from '../../../test/harness/index.js'
 import {
   type OlderPostgres,
   type OlderRelease,
@@ -16,8 +9,8 @@ import {
   startOlderPostgres,
 } from '../../../test/harness/older-postgres.js'
 import { pairBehindProxy } from '../../../test/harness/standby.js'
-import type { DrainSummary } from '../src/relay/drain.js'
 import { parseLsn } from '../src/wal/lsn.js'
+import { drain, factIdsIn, summaryOf } from './support/drain.js'
 import { confirmedFlush } from './support/slot.js'
 
 // The relay supports PostgreSQL 14 and later; everything else runs against 18. These run the whole path
@@ -33,10 +26,6 @@ for (const release of RELEASES) {
 const isCI = process.env.CI === 'true' || process.env.CI === '1'
 if (isCI && missing.size > 0) throw new Error([...missing.values()].join('; '))
 for (const why of missing.values()) console.warn(`skipping an older PostgreSQL release: ${why}`)
-
-const summaryOf = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as DrainSummary
-const idsIn = async (topic: string) =>
-  (await readTopic(kafkaBrokers(), topic)).map((record) => record.headers.ce_id ?? '')
 
 /**
  * `count` transactions of one order row and one fact, committed, then one rolled back. `beforeLastCommit`:
@@ -97,25 +86,25 @@ describe.skipIf(kafkaUnavailable())('the relay on older PostgreSQL releases', ()
       })
       expect(Math.floor(version / 10_000)).toBe(release)
 
-      const empty = await runCli(['relay', '--drain'], { env })
+      const empty = await drain(env)
       expect(empty.code, empty.stderr).toBe(0)
       // With the slot made, doctor passes and says what this release cannot do: keep it through a failover.
       const doctor = await runCli(['doctor'], { env })
       expect(doctor.code, `${doctor.stdout}${doctor.stderr}`).toBe(0)
       expect(doctor.stdout).toMatch(/slot kept through a failover\s+PostgreSQL 1[46]\.\d+ cannot synchronize/)
       const first = await placeOrders(server.url, source, 30)
-      const drained = await runCli(['relay', '--drain'], { env })
+      const drained = await drain(env)
       expect(drained.code, drained.stderr).toBe(0)
-      const summary = summaryOf(drained.stdout)
+      const summary = summaryOf(drained)
       expect(summary).toMatchObject({ outcome: 'drained', facts: 30 })
       expect(await confirmedFlush(server.url, env.FACTLIB_SLOT)).toBe(summary.endLsn)
       // No failover slot before 17, and no warning about it either: nothing the operator can change.
       expect(drained.stderr).not.toMatch(/"level":"(error|warn)"/)
 
       const second = await placeOrders(server.url, source, 5)
-      const again = await runCli(['relay', '--drain'], { env })
-      expect(summaryOf(again.stdout)).toMatchObject({ outcome: 'drained', facts: 5 })
-      const relayed = await idsIn(`${source}.order`)
+      const again = await drain(env)
+      expect(summaryOf(again)).toMatchObject({ outcome: 'drained', facts: 5 })
+      const relayed = await factIdsIn(`${source}.order`)
       expect(relayed.sort()).toEqual([...first.kept, ...second.kept].sort())
       expect(relayed).not.toContain(first.rolledBack)
       expect(relayed).not.toContain(second.rolledBack)
@@ -128,7 +117,7 @@ describe.skipIf(kafkaUnavailable())('the relay on older PostgreSQL releases', ()
       await relay.waitForLog('streaming', 30_000)
       const { kept, rolledBack, beforeLastCommit } = await placeOrders(server.url, source, 20)
       const relayed = await waitFor('20 facts in Kafka', async () => {
-        const ids = await idsIn(`${source}.order`)
+        const ids = await factIdsIn(`${source}.order`)
         return ids.length >= 20 ? ids : undefined
       })
       expect(relayed.sort()).toEqual([...kept].sort())
@@ -162,8 +151,8 @@ describe.skipIf(kafkaUnavailable() || missing.has(16))('a primary failover on Po
     expect(doctor.stdout).toContain('upgrade to PostgreSQL 17 or newer')
 
     const { kept } = await placeOrders(endpoint, source, 10)
-    await waitFor('10 facts in Kafka', async () => (await idsIn(`${source}.order`)).length >= 10)
-    expect((await idsIn(`${source}.order`)).sort()).toEqual([...kept].sort())
+    await waitFor('10 facts in Kafka', async () => (await factIdsIn(`${source}.order`)).length >= 10)
+    expect((await factIdsIn(`${source}.order`)).sort()).toEqual([...kept].sort())
 
     await pair.failOver()
     expect(await relay.exited).toBe(1)
