@@ -54,7 +54,9 @@ function report(run: RunResults): void {
 }
 
 if (values.report) {
-  report(JSON.parse(readFileSync(values.report, 'utf8')) as RunResults)
+  // JSON wrote the figures that could not be measured (NaN) as null: they read back as NaN, not as 0.
+  const revive = (_: string, value: unknown) => (value === null ? Number.NaN : value)
+  report(JSON.parse(readFileSync(values.report, 'utf8'), revive) as RunResults)
   process.exit(0)
 }
 const [quick, only, arms] = [values.quick ?? false, names(values.only), names(values.arms)]
