@@ -8,10 +8,7 @@ export { withClient }
 /** The publication every benchmark's slots read. */
 export const PUBLICATION = 'bench_pub'
 
-/**
- * A database of its own for `work`, with the publication and a slot per reader (so that the slots exist
- * before the facts they are to read); dropped afterwards, slots and all.
- */
+/** A database of its own for `work`, with the publication and the slots, made before any fact. */
 export async function withDatabase<T>(services: Services, slots: string[], work: (url: string) => T) {
   const db = await createDatabase(services.url, 'bench')
   const createSlot = `select pg_create_logical_replication_slot($1, 'pgoutput')`
@@ -31,11 +28,7 @@ export async function currentLsn(client: pg.Client): Promise<bigint> {
   return parseLsn(rows[0]?.lsn ?? '0/0')
 }
 
-/**
- * Single-fact transactions emitted from inside the server (a procedure that commits after each message),
- * so a backlog of 100k facts takes seconds rather than a round trip per commit; the content is what `emit()`
- * writes.
- */
+/** Single-fact transactions committed inside the server: 100k take seconds, not 100k round trips. */
 const BACKLOG_SQL = `
 create unlogged table if not exists bench_backlog_staging (n int primary key, content text not null);
 create or replace procedure bench_emit_backlog(source text, inout before_last_commit pg_lsn default null)
@@ -53,9 +46,8 @@ begin
 end $$;`
 
 /**
- * Writes `count` single-fact transactions with `bytes`-long payloads. Resolves to a position between the
- * last transaction's message and its commit: a reader has seen (or confirmed) the last transaction exactly
- * when its position passed this one.
+ * Writes `count` single-fact transactions with `bytes`-long payloads. Resolves to a position between the last
+ * one's message and its commit: a reader has confirmed the last transaction exactly when it passed this one.
  */
 export async function emitBacklog(url: string, count: number, bytes: number, first = 0): Promise<bigint> {
   const emitter = benchEmitter()
@@ -96,10 +88,7 @@ export async function positionReader(url: string) {
   }
 }
 
-/**
- * `warm` warm-up facts then `facts` measured ones, committed before any reader starts. A reader's position
- * passes `warmMark` when it finished the warm-up and `endMark` when it finished the last fact.
- */
+/** `warm` warm-up facts then `facts` measured ones, committed before any reader starts; their end marks. */
 export interface Backlog extends Size {
   services: Services
   url: string

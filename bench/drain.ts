@@ -1,6 +1,7 @@
 // One reader draining one slot's backlog, measured between two marks in the WAL (pg_recvlogical, the bare
 // decode, the relay with Kafka or with a no-op sink), and a Kafka client alone producing the same records.
 import { formatLsn } from '@factlib/relay'
+import type { KafkaBroker } from '../test/harness/kafka.js'
 import { spawnChild, spawnScript } from './child.js'
 import { type Backlog, PUBLICATION, positionReader, type Size } from './db.js'
 import { CpuWindow, cpuSeconds, memory } from './proc.js'
@@ -9,10 +10,7 @@ import { sleep } from './services.js'
 
 export const PG_RECVLOGICAL = process.env.FACTLIB_BENCH_PG_RECVLOGICAL || '/usr/bin/pg_recvlogical'
 
-/**
- * What one reader draining a backlog (or one Kafka client producing alone) measured, as bench/README.md
- * describes it under "What is reported"; CPU per fact in µs.
- */
+/** What one drain (or one client producing alone) measured: bench/README.md, "What is reported". */
 type Drained = Omit<Awaited<ReturnType<typeof drain>>, 'timing'>
 /** A drain as one arm of a benchmark in one of its repeats. */
 export type DrainRun = Drained & { arm: string; rep: number }
@@ -20,8 +18,7 @@ export type DrainRun = Drained & { arm: string; rep: number }
 /** pg_recvlogical (the ceiling), bench/bare-decode.ts, or the relay with the Kafka sink or a no-op one. */
 export type Reader = 'pg_recvlogical' | 'bare-decode' | 'relay' | 'noop-relay'
 type Options = { env?: Record<string, string>; nodeFlags?: string[] }
-/** A broker: where it listens and its JVM's PID. */
-type Broker = { brokers: string[]; pid: number }
+type Broker = Pick<KafkaBroker, 'brokers' | 'pid'>
 
 /** Start a reader; resolves once it streams (pg_recvlogical says nothing: at once), with how to end it. */
 async function start(reader: Reader, backlog: Backlog, slot: string, options: Options) {
@@ -61,7 +58,7 @@ export async function drain(backlog: Backlog, slot: string, reader: Reader, opti
     const recvlogical = reader === 'pg_recvlogical'
     const [from, startCpu] = recvlogical ? [startAt, 0] : [performance.now(), cpuSeconds(pid)]
     let walsender = 0
-    const tracked = () => new CpuWindow({ walsender, reader: pid, kafka: backlog.services.kafkaPid })
+    const tracked = () => new CpuWindow({ walsender, reader: pid, kafka: backlog.services.kafka.pid })
     let [window, warmAt, endAt, peakRss] = [undefined as CpuWindow | undefined, Number.NaN, Number.NaN, 0]
     for (const deadline = Date.now() + 600_000; Number.isNaN(endAt); await sleep(5)) {
       const now = await positions.read(slot).catch(() => undefined)

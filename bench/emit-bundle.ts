@@ -1,6 +1,5 @@
-// What a Worker pays to import @factlib/emit: the built package bundled with esbuild (minified, ESM, browser
-// platform), then gzip -9 and brotli -11, for the core (createEmitter + emit) and each subpath adapter on
-// top.
+// What a Worker pays to import @factlib/emit: the core (createEmitter + emit) and each adapter on top,
+// bundled by esbuild (minified, ESM, browser platform), then gzip -9 and brotli -11.
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib'
 import { build, version } from 'esbuild'
 import { root } from './child.js'

@@ -27,10 +27,7 @@ export function envelopeContent(emitter: Emitter, input: FactInput): string {
   return `${encodeHeader(fact)}\n${JSON.stringify(fact.data)}`
 }
 
-/**
- * A kafkajs producer with the relay's settings (idempotent, acks=all, one request in flight, no topic
- * auto-creation, the default partitioner). More retries than the relay's own, which retries around it.
- */
+/** kafkajs with the relay's settings; more retries than the relay's client (the relay retries around it). */
 export function benchProducer(clientId: string, brokers: string): Producer {
   return new Kafka({
     clientId,

@@ -3,7 +3,7 @@
 // (what bench/services.ts uses), alternating. Not part of --quick: it starts a second broker.
 import { startKafka } from '../test/harness/kafka.js'
 import { type DrainRun, produce } from './drain.js'
-import { type BenchContext, ensureTopics, findKafkaPid, KAFKA_PROPERTIES, log } from './services.js'
+import { type BenchContext, ensureTopics, KAFKA_PROPERTIES, log } from './services.js'
 import { format, rotate } from './stats.js'
 
 export async function measure({ services, quick }: BenchContext) {
@@ -11,10 +11,7 @@ export async function measure({ services, quick }: BenchContext) {
   const settings = { repeats: 3, records: 30_000, warm: 10_000 }
   const fast = await startKafka({ properties: KAFKA_PROPERTIES, timeoutMs: 120_000 })
   try {
-    const brokers = {
-      'fast start (harness)': { brokers: fast.brokers, pid: findKafkaPid(fast.dir) },
-      'Kafka defaults (benchmarks)': { brokers: services.kafka.brokers, pid: services.kafkaPid },
-    }
+    const brokers = { 'fast start (harness)': fast, 'Kafka defaults (benchmarks)': services.kafka }
     for (const broker of Object.values(brokers)) await ensureTopics(broker.brokers, ['bench.jvm'])
     const runs: DrainRun[] = []
     const size = { facts: settings.records, warm: settings.warm, bytes: 1024 }

@@ -1,8 +1,6 @@
-// Reads a topic from the beginning and notes when each record arrived (by its `factlib-lsn`: the commit
-// LSN of its transaction). Prints `ready` once it has joined its group; on a `dump` line on stdin it prints
-// `<commit lsn> <arrival ms>` lines for what arrived since the previous dump, then `dumped <count>`.
-// Arrivals are wall-clock milliseconds with sub-millisecond precision, comparable across processes. Its group
-// is its own, so it is simply killed when done.
+// Notes when each record of a topic arrived, by its `factlib-lsn` (its transaction's commit LSN), in
+// wall-clock ms comparable across processes. Prints `ready` once in its group (its own: it is just killed);
+// on `dump` on stdin, `<commit lsn> <arrival ms>` lines since the last dump, then `dumped <count>`.
 //
 //   npx tsx bench/latency-consumer.ts <brokers> <topic>
 import { createInterface } from 'node:readline'

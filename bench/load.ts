@@ -5,9 +5,8 @@ type Options = { url: string; clients: number; durationMs: number; rate?: number
 type Transaction = (client: pg.Client, n: number) => Promise<unknown>
 
 /**
- * Runs `transaction(client, n)` on `clients` connections (opened before the clock starts) for `durationMs`:
- * at `rate` transactions per second (open loop: each is due at its time whatever happened before), or
- * without a rate as fast as the clients go.
+ * `transaction(client, n)` on `clients` connections for `durationMs`: at `rate` per second (open loop: each
+ * is due at its time whatever happened before), or as fast as they go.
  */
 export async function runLoad(options: Options, transaction: Transaction) {
   const connect = async () => {

@@ -115,7 +115,7 @@ async function runArm(services: Services, url: string, settings: Settings, arm: 
     await withClient(url, (client) => client.query('truncate orders, outbox; checkpoint'))
     const lsn0 = await withClient(url, currentLsn)
     const postgres = { tree: services.postmasterPid }
-    const window = new CpuWindow({ delivery: delivery.pid, kafka: services.kafkaPid, postgres }, 200)
+    const window = new CpuWindow({ delivery: delivery.pid, kafka: services.kafka.pid, postgres }, 200)
     const result = await load(settings.durationMs)
     const cpu = window.stop()
     const loadEnded = performance.now()

@@ -27,11 +27,7 @@ function stat(pid: number) {
 /** CPU seconds (user + system, all threads) a process has used so far; 0 once it is gone. */
 export const cpuSeconds = (pid: number): number => stat(pid).own
 
-/**
- * Resident memory of a process in bytes: now (`VmRSS`), its peak so far (`VmHWM`) and the part that is
- * pages of mapped files (`RssFile`: Node's own binary, shared libraries), which the system can drop and
- * read again.
- */
+/** Resident bytes now, at the peak so far, and in mapped files (Node's binary, libraries: clean pages). */
 export function memory(pid: number): { rss: number; peak: number; files: number } {
   const status = read(`/proc/${pid}/status`)
   const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024
@@ -59,11 +55,7 @@ function machineCpu(): { busy: number; steal: number } {
   return { busy: user + nice + system + irq + softirq, steal }
 }
 
-/**
- * CPU used during a window, in cores (1 = one core busy for the whole window): each named process, every
- * process of this run (this one and all it started), busy processes outside it (other work on the
- * machine), and what the hypervisor gave someone else (steal).
- */
+/** CPU over a window in cores: named processes, this run's process tree, the rest of the machine, steal. */
 export type CpuUsage = { seconds: number; processes: Record<string, number> } & Record<Usage, number>
 type Usage = 'ours' | 'foreign' | 'steal' | 'cores'
 
@@ -71,9 +63,8 @@ type Usage = 'ours' | 'foreign' | 'steal' | 'cores'
 export const measuredWindows: CpuUsage[] = []
 
 /**
- * Measures CPU over a window: named processes, or process trees given as `{ tree: pid }` (one that ends
- * inside the window keeps what it used when last sampled: every `sampleMs`, or at each `sample()`) and, to
- * tell whether the machine was quiet, everything not ours.
+ * CPU of named processes or process trees (`{ tree: pid }`) over a window; one that ends inside it keeps what
+ * it used when last sampled (every `sampleMs`, or at each `sample()`).
  */
 export class CpuWindow {
   readonly #start = { at: performance.now(), machine: machineCpu(), ours: treeCpuSeconds() }

@@ -1,8 +1,6 @@
-// A Kafka client alone, without PostgreSQL: the relay's own records (1 KB values, ~1,000 keys, the nine
-// CloudEvents string headers) produced back to back with the relay's settings (idempotent, acks=all, one
-// request of at most 1 MB in flight). Prints `warm` once the warm-up records are acknowledged, then as JSON
-// the seconds for the measured records and for all of them, its CPU seconds (user + system, all threads)
-// over all of them and its peak RSS; or `{"unavailable": why}` when the client cannot be loaded here.
+// A Kafka client alone, without PostgreSQL: the relay's records produced back to back with the relay's
+// settings (idempotent, acks=all, one request of at most 1 MB in flight). Prints `warm` after the warm-up,
+// then JSON: seconds (measured, all), CPU seconds and peak RSS; or `{"unavailable": why}`.
 //
 //   npx tsx bench/producer.ts <kafkajs|platformatic|confluent> <brokers> <topic> <records> <warm-up> <bytes>
 import type { Fact } from '@factlib/emit'
@@ -47,9 +45,6 @@ const CLIENTS: Record<string, () => Promise<{ send: Send; close(): Promise<unkno
     return { send, close: () => producer.disconnect() }
   },
   async platformatic() {
-    const [major = 0, minor = 0] = process.versions.node.split('.').map(Number)
-    if (major < 22 || (major === 22 && minor < 22))
-      throw new Unavailable(`needs Node ≥ 22.22 (this is ${process.version})`)
     type Producer = { send(options: { messages: unknown[] }): Promise<unknown>; close(): Promise<void> }
     const kafka = await load<{ Producer: new (options: object) => Producer }>('@platformatic/kafka')
     const bootstrapBrokers = brokers.split(',')

@@ -1,7 +1,6 @@
 // The relay draining one 1 KB backlog with each KAFKA_COMPRESSION, codecs alternating, each repeat to its
 // own topic: what the broker stores per fact (its partitions' log segments) and the relay's CPU per fact.
-// A codec the relay refuses at start (or a relay without the setting) is skipped with the reason.
-import { CONFIG_VARIABLES } from '@factlib/relay'
+// A codec the relay refuses at start is skipped with the reason.
 import { withBacklog } from './db.js'
 import { type DrainRun, drain } from './drain.js'
 import { type BenchContext, log, sleep } from './services.js'
@@ -13,9 +12,6 @@ export async function measure({ services, quick, arms }: BenchContext) {
   const repeats = quick ? 1 : 3
   const size = { bytes: 1024, facts: quick ? 4_000 : 40_000, warm: quick ? 1_000 : 10_000 }
   const unavailable: Record<string, string> = {}
-  if (!('KAFKA_COMPRESSION' in CONFIG_VARIABLES))
-    for (const codec of CODECS.slice(1))
-      unavailable[codec] = 'this relay has no KAFKA_COMPRESSION setting yet'
   const runs: Array<DrainRun & { brokerBytesPerFact: number }> = []
   const slot = (codec: string, rep: number) => `codec_${codec}_${rep}`
   const slots = CODECS.flatMap((codec) => Array.from({ length: repeats }, (_, rep) => slot(codec, rep)))

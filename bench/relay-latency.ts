@@ -62,7 +62,7 @@ export async function measure({ services, quick }: BenchContext) {
           for (const load of rotate(loads, rep)) {
             await emitLoad(load, settings.warmupMs)
             const [before, from] = [await relay.metrics(), await currentLsn(admin)]
-            const processes = { walsender, relay: relay.pid, kafka: services.kafkaPid }
+            const processes = { walsender, relay: relay.pid, kafka: services.kafka.pid }
             const window = new CpuWindow(processes, 100)
             const result = await emitLoad(load, settings.durationMs)
             const cpu = window.stop()

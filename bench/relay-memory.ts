@@ -1,5 +1,4 @@
 // Relay resident memory through its phases, one relay process per repeat: bench/README.md, "Relay memory".
-// FACTLIB_BENCH_MAX_INFLIGHT_BYTES measures another in-flight bound.
 import { CONFIG_VARIABLES } from '@factlib/relay'
 import { waitFor } from '../test/harness/wait.js'
 import { emitBacklog, positionReader } from './db.js'
@@ -82,7 +81,7 @@ export async function measure({ services, quick }: BenchContext) {
   return { ...settings, maxInflightBytes, runs, noopRuns }
 }
 
-/** A second for the start, then a backlog committed faster than the relay drains it, until it confirmed it. */
+/** A second for the start, then a backlog committed faster than the relay drains it, until confirmed. */
 async function startedAndFullSpeed(relay: Relay, url: string, settings: { fullSpeedFacts: number }) {
   const watch = watchMemory(relay)
   const positions = await positionReader(url)

@@ -6,25 +6,18 @@ import { PUBLICATION, withDatabase } from './db.js'
 import type { Services } from './services.js'
 import { histogramQuantile } from './stats.js'
 
-/** The relay build under test; FACTLIB_BENCH_RELAY_DIST points at another one (a branch, an experiment). */
+// Another build, Node flags and environment for the relays under test: bench/README.md, "Reproduce".
 const dist = process.env.FACTLIB_BENCH_RELAY_DIST
 const words = (value: string | undefined) => value?.split(/\s+/).filter(Boolean) ?? []
-/** FACTLIB_BENCH_RELAY_NODE_FLAGS: Node or V8 flags for the relays under test (heap settings, say). */
 const extraNodeFlags = words(process.env.FACTLIB_BENCH_RELAY_NODE_FLAGS)
-/** FACTLIB_BENCH_RELAY_ENV: `NAME=value …` added to their environment (`MALLOC_ARENA_MAX=2`, say). */
-const extraEnv = Object.fromEntries(
-  words(process.env.FACTLIB_BENCH_RELAY_ENV).map((pair) => [
-    pair.split('=')[0],
-    pair.slice(pair.indexOf('=') + 1),
-  ]),
-)
+const pairs = words(process.env.FACTLIB_BENCH_RELAY_ENV).map((pair) => /^([^=]+)=(.*)$/.exec(pair) ?? [])
+const extraEnv = Object.fromEntries(pairs.map(([, name, value]) => [name, value]))
 export const RELAY_CLI = dist ? join(resolve(dist), 'cli/main.js') : relayCli
 
 type Relay = { url: string; slot: string; env?: Record<string, string>; nodeFlags?: string[]; noop?: boolean }
 
 /**
- * Start `factlib relay` on `slot` (made beforehand, with the publication) of the database at `url` through
- * the tests' launcher; with `noop`, bench/noop-relay.ts: the same relay with a sink that does nothing.
+ * `factlib relay` (with `noop`, bench/noop-relay.ts) on an existing `slot`, through the tests' launcher.
  * Resolves once it streams; a relay that ends first (a setting it refuses) rejects with its last words.
  */
 export async function startStreamingRelay(services: Services, { url, slot, ...options }: Relay) {
@@ -58,10 +51,7 @@ export async function startStreamingRelay(services: Services, { url, slot, ...op
   return { ...relay, metrics: async () => parseRelayMetrics((await relay.get('/metrics')).body) }
 }
 
-/**
- * What the relay's /metrics says: facts relayed, bytes in flight, its V8 heap (reserved) and its Buffers
- * outside the heap, and the cumulative commit → ack histogram (seconds).
- */
+/** From /metrics: facts relayed, bytes in flight, V8 heap and Buffers, the commit → ack histogram (s). */
 function parseRelayMetrics(text: string) {
   let relayed = 0
   const memory = { inflightBytes: 0, heapTotalBytes: 0, externalBytes: 0 }
@@ -93,7 +83,7 @@ export function latencyBetween(before: RelayMetricsSnapshot, after: RelayMetrics
   return { p50: ms(0.5), p99: ms(0.99) }
 }
 
-/** A database of its own with a slot `relay` that a relay with `env` streams (`noop`: with a no-op sink), for `work`. */
+/** A database of its own with a slot `relay` that a relay with `env` streams (`noop`: no-op sink). */
 export const withRelay = <T>(
   services: Services,
   env: Record<string, string>,

@@ -14,7 +14,7 @@ const isReader = (arm: string): arm is Reader => READERS.includes(arm as Reader)
 export async function measure({ services, quick, arms }: BenchContext) {
   const repeats = quick ? 1 : 3
   const [warm, facts] = quick ? [2_000, 6_000] : [10_000, 90_000]
-  const broker = { brokers: services.kafka.brokers, pid: services.kafkaPid }
+  const broker = services.kafka
   await ensureTopics(broker.brokers, [TOPIC, 'bench.producer'])
   // Warm the broker (its JIT, the topics' first segments) before anything is measured.
   await produce('kafkajs', broker, 'bench.producer', { facts: 5_000, warm: 1_000, bytes: 1024 })

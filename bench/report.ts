@@ -277,42 +277,39 @@ function latency(result: Result<'relay-latency'>, chart: Chart): string {
 function memory(result: Result<'relay-memory'>, chart: Chart): string {
   type Run = (typeof result.runs)[number]
   type Peak = Omit<(typeof result.noopRuns)[number], 'arm' | 'rep'>
-  const mibOf =
-    <R>(runs: R[]) =>
-    (pick: (run: R) => number) =>
-      `${f(summarize(runs.map(pick)), 3, 1 / MiB)} MiB`
-  const of = (pick: (run: Run) => number) => summarize(result.runs.map(pick))
-  const mib = mibOf(result.runs)
-  // Results from before mapped files were measured have none.
+  const mib = <R>(runs: R[], pick: (run: R) => number) => `${f(summarize(runs.map(pick)), 3, 1 / MiB)} MiB`
+  const relay = (pick: (run: Run) => number) => mib(result.runs, pick)
+  // The peak split; results from before mapped files were measured have none.
   const files = (r: Peak) => r.fullSpeedPeakFiles ?? 0
   const rest = (r: Peak) => r.fullSpeedPeakRss - r.fullSpeedPeakHeap - r.fullSpeedPeakBuffers - files(r)
   const parts = [(r: Peak) => r.fullSpeedPeakHeap, (r: Peak) => r.fullSpeedPeakBuffers, files, rest]
   const ofWhich = (runs: Peak[]) => [
     '  of which the V8 heap (reserved) / Buffers outside it / mapped files (Node, libraries) / the rest',
-    parts.map(mibOf(runs)).join(' / '),
+    parts.map((part) => mib(runs, part)).join(' / '),
   ]
-  const outage = `${mib((r) => r.outagePeakRss)} / ${mib((r) => r.outagePlateauRss)}`
-  const [recovery, broker] = [f2(of((r) => r.recoverySeconds)), f2(of((r) => r.brokerSeconds))]
-  const bound = format(result.maxInflightBytes / MiB)
   const noop = result.noopRuns ?? []
-  const noopPeak = `${mibOf(noop)((r) => r.startedRss)} / ${mibOf(noop)((r) => r.fullSpeedPeakRss)}`
-  const noopRows = noop.length
-    ? [['with a no-op sink (no Kafka client): started / full-speed peak', noopPeak], ofWhich(noop)]
-    : []
+  const noopPeak = `${mib(noop, (r) => r.startedRss)} / ${mib(noop, (r) => r.fullSpeedPeakRss)}`
+  const seconds = (pick: (run: Run) => number) => f2(summarize(result.runs.map(pick)))
+  const [recovery, broker] = [seconds((r) => r.recoverySeconds), seconds((r) => r.brokerSeconds)]
+  const outage = `${relay((r) => r.outagePeakRss)} / ${relay((r) => r.outagePlateauRss)}`
+  const bound = format(result.maxInflightBytes / MiB)
+  const noopRows = [
+    ['with a no-op sink (no Kafka client): started / full-speed peak', noopPeak],
+    ofWhich(noop),
+  ]
   const phases = table(`phase | RSS, ${repeats(result.repeats)}`, [
-    ['started, before any fact', mib((r) => r.startedRss)],
-    ['full speed, peak', mib((r) => r.fullSpeedPeakRss)],
+    ['started, before any fact', relay((r) => r.startedRss)],
+    ['full speed, peak', relay((r) => r.fullSpeedPeakRss)],
     ofWhich(result.runs),
-    ['full speed, median', mib((r) => r.fullSpeedMedianRss)],
-    ['idle after draining', mib((r) => r.idleRss)],
+    ['full speed, median', relay((r) => r.fullSpeedMedianRss)],
+    ['idle after draining', relay((r) => r.idleRss)],
     ['Kafka stopped, peak / plateau (second half)', outage],
-    [`in flight while Kafka is stopped, peak (bound ${bound} MiB)`, mib((r) => r.outagePeakInflightBytes)],
+    [`in flight while Kafka is stopped, peak (bound ${bound} MiB)`, relay((r) => r.outagePeakInflightBytes)],
     ['broker start → everything delivered', `${recovery} s (the broker was ready after ${broker} s)`],
-    ...noopRows,
+    ...(noop.length ? noopRows : []),
   ])
   // The repeat with the median peak during the outage is charted.
-  const sorted = [...result.runs].sort((a, b) => a.outagePeakRss - b.outagePeakRss)
-  const run = sorted[Math.floor(sorted.length / 2)]
+  const run = [...result.runs].sort((a, b) => a.outagePeakRss - b.outagePeakRss)[result.runs.length >> 1]
   if (!run) return phases
   const bands: Array<{ from: number; to: number; label: string }> = []
   for (const { phase, t } of run.samples) {

@@ -1,11 +1,5 @@
-// `npm run bench`: every benchmark in one run against a real PostgreSQL and Kafka; raw results to
-// bench/results/ (git-ignored), then the tables between the markers of bench/README.md and the charts.
-//
-//   npm run bench                          everything; rewrites bench/README.md's tables and bench/charts/
-//   npm run bench -- --quick               smoke check (under two minutes); report in bench/results/quick/
-//   npm run bench -- --only a,b            some benchmarks; report in bench/results/partial/
-//   npm run bench -- --only relay-throughput --arms relay,noop-relay   some arms of one
-//   npm run bench -- --report <file>       rewrite the report from a results file without measuring
+// `npm run bench` (its options: bench/README.md, "Reproduce"): every benchmark in one run against a real
+// PostgreSQL and Kafka; raw results to bench/results/ (git-ignored), then the report and its charts.
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, release, totalmem } from 'node:os'
@@ -163,9 +157,8 @@ function machineStamp({ postgresVersion, kafka, settings }: Services) {
 export type MachineStamp = ReturnType<typeof machineStamp>
 
 /**
- * How busy the machine was with work not ours, over every measured window of a run. Quiet means: in the
- * median window other processes and the hypervisor together took under 5 % of the machine, in the worst
- * under 15 %, and at most one repeated figure in ten spread more than 10 %.
+ * Quiet means: in the median measured window work not ours and the hypervisor took under 5 % of the machine,
+ * in the worst under 15 %, and at most one repeated figure in ten spread more than 10 %.
  */
 function assessNoise(results: Results) {
   const [windows, spreadsPct] = [measuredWindows, spreads(results)]

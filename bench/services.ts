@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { Kafka, logLevel } from 'kafkajs'
 import type pg from 'pg'
 import { startKafka } from '../test/harness/kafka.js'
+import { createTopics } from '../test/harness/kafka-reader.js'
 import { startPostgres, withClient } from '../test/harness/postgres.js'
 
 /** PostgreSQL as in production: every commit flushed (the tests turn fsync off), no checkpoint mid-run. */
@@ -55,10 +55,6 @@ export async function startServices() {
     url: postgres.url,
     postgresVersion,
     settings: { postgres: POSTGRES_SETTINGS, kafkaJvm: KAFKA_JVM_OPTIONS, kafka: KAFKA_PROPERTIES },
-    /** The broker's JVM (looked up each time: the memory benchmark restarts it). */
-    get kafkaPid() {
-      return findKafkaPid(kafka.dir)
-    },
     /** The postmaster: every PostgreSQL process is under it. */
     postmasterPid: Number(readFileSync(join(postgres.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]),
     /** Bytes the broker stores for a topic: the sizes of its partitions' log segments. */
@@ -74,32 +70,8 @@ export async function startServices() {
   }
 }
 
-/** The broker JVM is the process whose command line names the broker's own directory. */
-export function findKafkaPid(dir: string): number {
-  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name)))
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
-      if (cmdline.includes('kafka.Kafka') && cmdline.includes(`${dir}/server.properties`)) return Number(pid)
-    } catch {
-      // The process ended while we looked.
-    }
-  return 0
-}
-
-/** Create topics (if missing) and wait for their leaders. */
-export async function ensureTopics(brokers: string[], topics: string[]): Promise<void> {
-  const admin = new Kafka({ clientId: 'factlib-bench-admin', brokers, logLevel: logLevel.NOTHING }).admin()
-  await admin.connect()
-  try {
-    const existing = new Set(await admin.listTopics())
-    const missing = topics
-      .filter((topic) => !existing.has(topic))
-      .map((topic) => ({ topic, numPartitions: 6 }))
-    if (missing.length) await admin.createTopics({ topics: missing, waitForLeaders: true })
-  } finally {
-    await admin.disconnect()
-  }
-}
+/** Create topics (6 partitions) where missing, and wait for their leaders. */
+export const ensureTopics = (brokers: string[], topics: string[]) => createTopics(brokers, topics, 6)
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 /** Progress on stderr; the results go to files. */

@@ -43,10 +43,7 @@ export function percentiles(samples: readonly number[]) {
   return { count: sorted.length, p50: rank(0.5), p90: rank(0.9), p99: rank(0.99), max: rank(1) }
 }
 
-/**
- * A quantile of a cumulative histogram (Prometheus `histogram_quantile`): linear within the bucket that
- * holds it, so it is only as precise as the buckets.
- */
+/** A quantile of a cumulative histogram as Prometheus' `histogram_quantile`: linear within its bucket. */
 export function histogramQuantile(buckets: ReadonlyArray<{ le: number; count: number }>, q: number): number {
   const target = q * (buckets.at(-1)?.count ?? 0)
   const i = buckets.findIndex((bucket) => bucket.count >= target)

@@ -23,11 +23,8 @@ const text = (x: number, y: number, body: string, attributes = '') =>
   `<text x="${px(x)}" y="${px(y)}" ${attributes}>${esc(body)}</text>`
 const line = (x1: number, y1: number, x2: number, y2: number, attributes: string) =>
   `<line x1="${px(x1)}" x2="${px(x2)}" y1="${px(y1)}" y2="${px(y2)}" ${attributes}/>`
-/** A rectangle, with a tooltip if there is a `title`. */
-function rect(x: number, y: number, width: number, height: number, attributes: string, title?: string) {
-  const box = `<rect x="${px(x)}" y="${px(y)}" width="${px(width)}" height="${px(height)}" ${attributes}`
-  return title === undefined ? `${box}/>` : `${box}><title>${esc(title)}</title></rect>`
-}
+const rect = (x: number, y: number, width: number, height: number, attributes: string) =>
+  `<rect x="${px(x)}" y="${px(y)}" width="${px(width)}" height="${px(height)}" ${attributes}/>`
 
 function compact(value: number): string {
   const [scale, suffix] = Math.abs(value) >= 1e6 ? [1e6, 'M'] : Math.abs(value) >= 1e3 ? [1e3, 'k'] : [1, '']
@@ -116,15 +113,15 @@ export function barChart(chart: Chart & { categories: string[] }): string {
   const bar = Math.min(56, (group * 0.8) / chart.series.length)
   for (const [c, category] of chart.categories.entries()) {
     const start = LEFT + group * c + (group - bar * chart.series.length) / 2
-    for (const [s, { name, values }] of chart.series.entries()) {
+    for (const [s, { values }] of chart.series.entries()) {
       const p = values[c]
       if (!p || !Number.isFinite(p.value)) continue
-      const [x, top, value] = [start + bar * s, toY(p.value), format(p.value)]
-      const [above, tip] = [Math.min(top, toY(p.high ?? p.value)) - 4, `${name}, ${category}: ${value}`]
+      const [x, top] = [start + bar * s, toY(p.value)]
+      const above = Math.min(top, toY(p.high ?? p.value)) - 4
       parts.push(
-        rect(x + 1, top, bar - 2, Math.max(0, bottom - top), `fill="${color(s)}"`, tip),
+        rect(x + 1, top, bar - 2, Math.max(0, bottom - top), `fill="${color(s)}"`),
         ...whisker(x + bar / 2, p),
-        text(x + bar / 2, above, value, `${MIDDLE} font-size="10" fill="#333"`),
+        text(x + bar / 2, above, format(p.value), `${MIDDLE} font-size="10" fill="#333"`),
       )
     }
     parts.push(text(LEFT + group * (c + 0.5), bottom + 18, category, `${MIDDLE} font-size="12"`))
@@ -145,7 +142,7 @@ export function lineChart(
   const xs = numeric ? (chart.x as number[]) : chart.x.map((_, i) => i)
   const [min, max] = [Math.min(...xs) - (numeric ? 0 : 0.5), Math.max(...xs) + (numeric ? 0 : 0.5)]
   const toX = (value: number) => LEFT + ((value - min) / (max - min || 1)) * (RIGHT - LEFT)
-  const { parts, top, toY, format, whisker } = frame(chart, bottom)
+  const { parts, top, toY, whisker } = frame(chart, bottom)
   const bands = (chart.bands ?? []).flatMap(({ from, to, label }, i) => {
     const [left, right, fill] = [toX(from), toX(to), i % 2 ? '#f4f4f4' : '#ececf6']
     const shade = rect(left, top, Math.max(0, right - left), bottom - top, `fill="${fill}"`)
@@ -160,19 +157,16 @@ export function lineChart(
     : chart.x.map((x, i) => [i, `${x}`] as const)
   for (const [at, label] of labels) parts.push(text(toX(at), bottom + 16, label, `${MIDDLE} font-size="11"`))
   parts.push(text((LEFT + RIGHT) / 2, bottom + 34, chart.xLabel, `${MIDDLE} font-size="12"`))
-  for (const [s, { name, values, dashed }] of chart.series.entries()) {
+  for (const [s, { values, dashed }] of chart.series.entries()) {
     const points = values.flatMap((p, i) =>
       p && Number.isFinite(p.value) ? [{ x: toX(xs[i] ?? 0), p }] : [],
     )
     const path = points.map(({ x, p }) => `${px(x)},${px(toY(p.value))}`).join(' ')
     const dashes = dashed ? ' stroke-dasharray="6 4"' : ''
     parts.push(`<polyline fill="none" stroke="${color(s)}" stroke-width="2"${dashes} points="${path}"/>`)
-    if (!numeric)
-      for (const { x, p } of points) {
-        const tip = `<title>${esc(`${name}: ${format(p.value)}`)}</title>`
-        const dot = `<circle cx="${px(x)}" cy="${px(toY(p.value))}" r="3.5" fill="${color(s)}">`
-        parts.push(...whisker(x, p), `${dot}${tip}</circle>`)
-      }
+    const dot = (x: number, p: Point) =>
+      `<circle cx="${px(x)}" cy="${px(toY(p.value))}" r="3.5" fill="${color(s)}"/>`
+    for (const { x, p } of numeric ? [] : points) parts.push(...whisker(x, p), dot(x, p))
   }
   return svg(chart.title, [...bands, ...parts])
 }

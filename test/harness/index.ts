@@ -98,6 +98,9 @@ export function privateKafka(options: KafkaOptions = {}): KafkaBroker {
     get version() {
       return started().version
     },
+    get pid() {
+      return started().pid
+    },
     start: () => started().start(),
     stop: (timeoutMs?: number) => started().stop(timeoutMs),
     kill: () => started().kill(),

@@ -90,6 +90,8 @@ export interface KafkaBroker {
   readonly port: number
   readonly dir: string
   readonly version: string
+  /** The broker JVM's process ID; 0 while it is stopped. */
+  readonly pid: number
   /** Start again after stop/kill: same ports, same data. */
   start(): Promise<void>
   /** SIGTERM, then SIGKILL after `timeoutMs`. */
@@ -248,6 +250,9 @@ export async function startKafka(options: KafkaOptions = {}): Promise<KafkaBroke
     port,
     dir,
     version: KAFKA_VERSION,
+    get pid() {
+      return child?.pid ?? 0
+    },
     start,
     async stop(stopTimeoutMs = 20_000) {
       if (child) await stopChild(child, 'SIGTERM', stopTimeoutMs)
