@@ -76,8 +76,12 @@ export function compactHeap(): void {
     // A context made while the flag is on gets a gc(); turned off again, later contexts (a host's, when the
     // relay is embedded through startRelay) do not. An operator's own --expose-gc is used as it is instead.
     setFlagsFromString('--expose-gc')
-    gc = runInNewContext('gc') as (options: object) => void
-    setFlagsFromString('--no-expose-gc')
+    try {
+      gc = runInNewContext("typeof gc === 'function' ? gc : undefined") as typeof gc
+    } finally {
+      setFlagsFromString('--no-expose-gc')
+    }
   }
-  gc({ type: 'major', execution: 'sync', flavor: 'last-resort' })
+  // A runtime other than Node (Bun) gives no gc(): its heap stays as it is, and the relay runs on.
+  gc?.({ type: 'major', execution: 'sync', flavor: 'last-resort' })
 }
