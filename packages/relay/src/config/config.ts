@@ -134,8 +134,8 @@ export const CONFIG_VARIABLES = {
     doc: '`true`: the slot is synchronized to standbys (PostgreSQL 17+, failover = true); `false`: never',
   },
   FACTLIB_MAX_INFLIGHT_BYTES: {
-    default: String(8 * 1024 * 1024),
-    doc: 'memory for facts read but not yet acknowledged (their record bytes plus ~0.5 KiB each)',
+    default: String(24 * 1024 * 1024),
+    doc: 'memory for facts read but not yet acknowledged (their record bytes plus ~4 KiB each)',
   },
   FACTLIB_REPLICATION_TIMEOUT: {
     default: '30',
