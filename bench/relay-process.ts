@@ -10,8 +10,11 @@ import { histogramQuantile } from './stats.js'
 const dist = process.env.FACTLIB_BENCH_RELAY_DIST
 const words = (value: string | undefined) => value?.split(/\s+/).filter(Boolean) ?? []
 const extraNodeFlags = words(process.env.FACTLIB_BENCH_RELAY_NODE_FLAGS)
-const pairs = words(process.env.FACTLIB_BENCH_RELAY_ENV).map((pair) => /^([^=]+)=(.*)$/.exec(pair) ?? [])
-const extraEnv = Object.fromEntries(pairs.map(([, name, value]) => [name, value]))
+const pair = (word: string) => /^([^=]+)=(.*)$/.exec(word)?.slice(1) ?? notAPair(word)
+const notAPair = (word: string): never => {
+  throw new Error(`FACTLIB_BENCH_RELAY_ENV: "${word}" is not NAME=value`)
+}
+const extraEnv = Object.fromEntries(words(process.env.FACTLIB_BENCH_RELAY_ENV).map(pair))
 export const RELAY_CLI = dist ? join(resolve(dist), 'cli/main.js') : relayCli
 
 type Relay = { url: string; slot: string; env?: Record<string, string>; nodeFlags?: string[]; noop?: boolean }

@@ -209,15 +209,22 @@ export function headersOf(headers: IHeaders | undefined): Record<string, string>
   return result
 }
 
-/** Create topics (3 partitions) so a test can subscribe before the relay writes. */
+/** Create the topics that do not exist yet (3 partitions) so a test can subscribe before the relay writes. */
 export async function createTopics(brokers: string[], topics: string[], numPartitions = 3): Promise<void> {
   const admin = new Kafka({ clientId: 'relay-test-admin', brokers, logLevel: logLevel.NOTHING }).admin()
   await admin.connect()
-  await admin.createTopics({
-    topics: topics.map((topic) => ({ topic, numPartitions })),
-    waitForLeaders: true,
-  })
-  await admin.disconnect()
+  try {
+    // kafkajs waits for no leader at all once one of the topics exists: ask only for the missing ones.
+    const existing = new Set(await admin.listTopics())
+    const missing = topics.filter((topic) => !existing.has(topic))
+    if (missing.length)
+      await admin.createTopics({
+        topics: missing.map((topic) => ({ topic, numPartitions })),
+        waitForLeaders: true,
+      })
+  } finally {
+    await admin.disconnect()
+  }
 }
 
 /** The number of records in a topic: the sum of its partitions' high watermarks (no compaction here). */

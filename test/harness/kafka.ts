@@ -225,6 +225,7 @@ export async function startKafka(options: KafkaOptions = {}): Promise<KafkaBroke
     process_.stderr?.on('data', onData)
     process_.once('exit', (code, signal) => {
       exited = `exited with ${signal ?? `code ${code}`}`
+      if (child === process_) child = undefined
       out.end()
     })
     const reason = () =>
