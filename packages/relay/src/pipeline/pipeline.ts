@@ -48,10 +48,9 @@ interface Entry {
 /**
  * What a fact costs in memory besides its record's bytes while in flight: the record, its headers, the queue
  * entry, and the Kafka client's ~45 small Buffers per record while it encodes and waits for the answer,
- * with the garbage they leave until the next collection. Measured: the relay holding its bound with Kafka
- * stopped sits ~4.3 KiB per fact higher with 100-byte facts than the record bytes say (bench/README.md,
- * "Relay memory"). Counted only against the in-flight bound; batches fill to their byte limit with record
- * bytes alone.
+ * with the garbage they leave until the next collection: ~3.9 KiB, fitted from what the relay holding its
+ * bound with Kafka stopped used with 100-byte and with 1 KB facts (packages/relay/README.md, "Performance").
+ * Counted only against the in-flight bound; batches fill to their byte limit with record bytes alone.
  */
 const ENTRY_OVERHEAD_BYTES = 4096
 /** A sink that acknowledged a batch this recently counts as busy (see `lingerMs`). */
