@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { buildSync } from 'esbuild'
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -45,6 +46,14 @@ export function spawnChild(command: string, args: string[]) {
   }
 }
 
-/** One of the bench's TypeScript files as its own Node process (its CPU is then its own). */
-export const spawnScript = (script: string, args: string[]) =>
-  spawnChild(process.execPath, ['--import', 'tsx', join(root, 'bench', script), ...args])
+/** A bench script as its own process, compiled first (no loader in it): its CPU and memory are its own. */
+export const spawnScript = (script: string, args: string[], nodeFlags: string[] = []) =>
+  spawnChild(process.execPath, [...nodeFlags, compiledScript(script), ...args])
+
+/** bench/`script` compiled to bench/results/js/, its packages left to Node. */
+export function compiledScript(script: string): string {
+  const outfile = join(root, 'bench/results/js', script.replace(/\.ts$/, '.mjs'))
+  const entryPoints = [join(root, 'bench', script)]
+  buildSync({ entryPoints, outfile, bundle: true, packages: 'external', platform: 'node', format: 'esm' })
+  return outfile
+}

@@ -1,6 +1,7 @@
 // One reader draining one slot's backlog, measured between two marks in the WAL (pg_recvlogical, the bare
 // decode, the relay with Kafka or with a no-op sink), and a Kafka client alone producing the same records.
 import { formatLsn } from '@factlib/relay'
+import { RELAY_HEAP_FLAGS } from '@factlib/relay/config'
 import type { KafkaBroker } from '../test/harness/kafka.js'
 import { spawnChild, spawnScript } from './child.js'
 import { type Backlog, PUBLICATION, positionReader, type Size } from './db.js'
@@ -96,7 +97,8 @@ export async function drain(backlog: Backlog, slot: string, reader: Reader, opti
 /** bench/producer.ts: a Kafka client alone on the relay's records, or why it could not run. */
 export async function produce(client: string, broker: Broker, topic: string, { facts, warm, bytes }: Size) {
   const sizes = [facts, warm, bytes].map(String)
-  const child = spawnScript('producer.ts', [client, broker.brokers.join(','), topic, ...sizes])
+  const args = [client, broker.brokers.join(','), topic, ...sizes]
+  const child = spawnScript('producer.ts', args, [...RELAY_HEAP_FLAGS])
   const first = await child.line((line) => line === 'warm' || line.startsWith('{'))
   if (first !== 'warm') return JSON.parse(first) as { unavailable: string }
   const window = new CpuWindow({ kafka: broker.pid }, 20)

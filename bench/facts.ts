@@ -1,6 +1,6 @@
 import { createEmitter, type Emitter, type Fact, type FactInput } from '@factlib/emit'
 import { encodeHeader } from '@factlib/emit/envelope'
-import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs'
+import type { Producer } from 'kafkajs'
 
 /** The source every benchmark emits under; with aggregate type `order` its facts go to `bench.order`. */
 export const SOURCE = 'bench'
@@ -28,7 +28,8 @@ export function envelopeContent(emitter: Emitter, input: FactInput): string {
 }
 
 /** kafkajs with the relay's settings; more retries than the relay's client (the relay retries around it). */
-export function benchProducer(clientId: string, brokers: string): Producer {
+export async function benchProducer(clientId: string, brokers: string): Promise<Producer> {
+  const { Kafka, logLevel, Partitioners } = await import('kafkajs')
   return new Kafka({
     clientId,
     brokers: brokers.split(','),

@@ -9,7 +9,7 @@ import { benchProducer } from './facts.js'
 const [url, brokers = '', topic = ''] = process.argv.slice(2)
 const client = new pg.Client({ connectionString: url })
 await client.connect()
-const producer = benchProducer('factlib-bench-outbox', brokers)
+const producer = await benchProducer('factlib-bench-outbox', brokers)
 await producer.connect()
 type Row = Record<'id' | 'aggregate_type' | 'aggregate_id' | 'type' | 'payload', string> & {
   created_at: Date

@@ -64,17 +64,13 @@ export async function measure({ services, quick }: BenchContext) {
     const [fullSpeed, outage] = [format(run.fullSpeedPeakRss / MiB), format(run.outagePeakRss / MiB)]
     log(`relay-memory rep ${rep + 1}: peak RSS ${fullSpeed} MiB at full speed, ${outage} MiB Kafka stopped`)
     // The same relay with a sink that does nothing: no Kafka client loaded, nothing held for an answer.
-    const noop = await withRelay(
-      services,
-      env,
-      async (relay, url) => {
-        const { watch, positions, fullSpeed } = await startedAndFullSpeed(relay, url, settings)
-        watch.stop()
-        await positions.close()
-        return { ...fullSpeed, arm: 'noop-relay', rep }
-      },
-      { noop: true },
-    )
+    const fullSpeedOnly = async (relay: Relay, url: string) => {
+      const { watch, positions, fullSpeed } = await startedAndFullSpeed(relay, url, settings)
+      watch.stop()
+      await positions.close()
+      return { ...fullSpeed, arm: 'noop-relay', rep }
+    }
+    const noop = await withRelay(services, env, fullSpeedOnly, { noop: true })
     noopRuns.push(noop)
     log(`relay-memory rep ${rep + 1}: no-op sink, peak RSS ${format(noop.fullSpeedPeakRss / MiB)} MiB`)
   }
@@ -134,15 +130,9 @@ function watchMemory(relay: Relay) {
     if (rss > 0)
       samples.push({ t: (performance.now() - started) / 1000, rss, files, ...scraped, phase: watch.phase })
   }, 100)
-  const scraper = setInterval(
-    () =>
-      void relay.metrics().then(
-        (metrics) => {
-          scraped = metrics.memory
-        },
-        () => {},
-      ),
-    250,
-  )
+  const scrape = async () => {
+    scraped = (await relay.metrics().catch(() => undefined))?.memory ?? scraped
+  }
+  const scraper = setInterval(() => void scrape(), 250)
   return watch
 }

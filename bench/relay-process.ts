@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path'
 import { RELAY_HEAP_FLAGS } from '@factlib/relay/config'
 import { launchRelay, relayCli } from '../test/harness/relay-process.js'
-import { root } from './child.js'
+import { compiledScript } from './child.js'
 import { PUBLICATION, withDatabase } from './db.js'
 import type { Services } from './services.js'
 import { histogramQuantile } from './stats.js'
@@ -35,10 +35,10 @@ export async function startStreamingRelay(services: Services, { url, slot, ...op
     ...options.env,
     ...extraEnv,
   }
-  // Node strips the no-op relay's types itself: no loader in the process, and the heap flags `factlib relay`
+  // The no-op relay compiled (no loader or type stripper in the process), and the heap flags `factlib relay`
   // gives itself, so that its memory compares with the relay's.
   const [cli, flags] = options.noop
-    ? [join(root, 'bench/noop-relay.ts'), [...RELAY_HEAP_FLAGS]]
+    ? [compiledScript('noop-relay.ts'), [...RELAY_HEAP_FLAGS]]
     : [RELAY_CLI, []]
   const nodeFlags = [...flags, ...(options.nodeFlags ?? []), ...extraNodeFlags]
   const relay = launchRelay(env, { cli, nodeFlags })

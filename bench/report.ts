@@ -124,6 +124,7 @@ function glance(results: Results): string | undefined {
     ['relay throughput ÷ pg_recvlogical, 1 KB facts', relay.overRecvlogical, 2, TARGET.throughput],
     ['relay CPU seconds per 100k facts, 1 KB', relay.cpu, 2, TARGET.cpu],
     ['relay peak RSS draining at full speed, MiB', relay.peakRss, 2, TARGET.rss],
+    ['its Kafka client alone (no PostgreSQL), peak RSS, MiB', figures(runs, 'platformatic').peakRss, 2],
     ['p99 commit → Kafka ack at 1,000 facts/s, 1 KB, ms', ack, 2, TARGET.ackP99],
     ['p99 commit → consumer at 1,000 facts/s, 1 KB, ms', consumer, 3],
     ['relay facts/s, 1 KB', relay.rate, 3],
@@ -215,12 +216,9 @@ function codecs(result: Result<'relay-codecs'>): string {
 }
 
 function profile(p: Result<'relay-profile'>): string {
+  const share = (e: (typeof p.byPackage)[number]) => `${(e.share * 100).toFixed(1)} %`
   const rows = (entries: typeof p.byPackage) =>
-    entries.map((e) => [
-      e.name.replaceAll('|', '\\|'),
-      `${(e.share * 100).toFixed(1)} %`,
-      `${format(e.ms)} ms`,
-    ])
+    entries.map((e) => [e.name.replaceAll('|', '\\|'), share(e), `${format(e.ms)} ms`])
   const what =
     `${format(p.facts)} facts of ${kb(p.bytes)}, ${format(p.factsPerSecond)} facts/s while profiled, ` +
     `relay ${format(p.relayCores, 2)} cores, ${format(p.windowMs)} ms of samples`
@@ -247,10 +245,8 @@ function latency(result: Result<'relay-latency'>, chart: Chart): string {
     const consumer = (arm: string) => quantiles.map((q) => of(arm, (r) => r.consumer[q]))
     const rows = arms.map((arm) => {
       const ack = [of(arm, (r) => r.ack.p50), of(arm, (r) => r.ack.p99)]
-      const used = cores(
-        result.runs.filter((r) => r.arm === arm),
-        ['relay', 'walsender', 'kafka'],
-      )
+      const ofArm = result.runs.filter((r) => r.arm === arm)
+      const used = cores(ofArm, ['relay', 'walsender', 'kafka'])
       const pooled = result.pooled[arm]?.p99 ?? Number.NaN
       return [offered(arm), of(arm, (r) => r.achieved), ...consumer(arm), pooled, ...ack, used]
     })
@@ -364,10 +360,8 @@ function outbox(result: Result<'outbox'>, chart: Chart): string {
     'arm | clients | transactions/s | WAL B/transaction | delivered after the load | ' +
     'cores: PostgreSQL / relay or worker / Kafka | outbox heap | its index | dead tuples'
   const ratios = pairs(result).map(({ clients: c, tps, wal }) => [c, f2(tps), f2(wal)])
-  const [tps, wal] = [
-    'Business transactions per second (higher is better)',
-    'WAL bytes per transaction until every event is in Kafka',
-  ]
+  const tps = 'Business transactions per second (higher is better)'
+  const wal = 'WAL bytes per transaction until every event is in Kafka'
   return [
     bars('outbox-transactions', tps, 'transactions/s', (r) => r.perSecond),
     bars('outbox-wal', wal, 'bytes', (r) => r.walBytesPerTransaction),
