@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { renameSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { buildSync } from 'esbuild'
@@ -53,7 +54,15 @@ export const spawnScript = (script: string, args: string[], nodeFlags: string[] 
 /** bench/`script` compiled to bench/results/js/, its packages left to Node. */
 export function compiledScript(script: string): string {
   const outfile = join(root, 'bench/results/js', script.replace(/\.ts$/, '.mjs'))
-  const entryPoints = [join(root, 'bench', script)]
-  buildSync({ entryPoints, outfile, bundle: true, packages: 'external', platform: 'node', format: 'esm' })
+  const [entryPoints, written] = [[join(root, 'bench', script)], `${outfile}.${process.pid}`]
+  buildSync({
+    entryPoints,
+    outfile: written,
+    bundle: true,
+    packages: 'external',
+    platform: 'node',
+    format: 'esm',
+  })
+  renameSync(written, outfile) // A bench running beside this one never starts a half-written file.
   return outfile
 }

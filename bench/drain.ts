@@ -98,7 +98,7 @@ export async function drain(backlog: Backlog, slot: string, reader: Reader, opti
 export async function produce(client: string, broker: Broker, topic: string, { facts, warm, bytes }: Size) {
   const sizes = [facts, warm, bytes].map(String)
   const args = [client, broker.brokers.join(','), topic, ...sizes]
-  const child = spawnScript('producer.ts', args, [...RELAY_HEAP_FLAGS])
+  const child = spawnScript('producer.ts', args, [...RELAY_HEAP_FLAGS, '--expose-gc'])
   const first = await child.line((line) => line === 'warm' || line.startsWith('{'))
   if (first !== 'warm') return JSON.parse(first) as { unavailable: string }
   const window = new CpuWindow({ kafka: broker.pid }, 20)

@@ -8,11 +8,8 @@ import { Kafka, logLevel } from 'kafkajs'
 
 const [brokers = '', topic = ''] = process.argv.slice(2)
 let arrived: string[] = []
-const kafka = new Kafka({
-  clientId: 'factlib-bench-consumer',
-  brokers: brokers.split(','),
-  logLevel: logLevel.WARN,
-})
+const clientId = 'factlib-bench-consumer'
+const kafka = new Kafka({ clientId, brokers: brokers.split(','), logLevel: logLevel.WARN })
 const consumer = kafka.consumer({
   groupId: `factlib-bench-${process.pid}-${Date.now()}`,
   // The broker answers a fetch as soon as one byte is there; this only bounds an idle fetch.

@@ -2,7 +2,7 @@
 // environment, but with a sink whose `send` resolves at once. The stream, decoding, batching, bookkeeping and
 // confirmations all run; nothing is encoded for or sent to Kafka.
 //
-//   FACTLIB_SINK=stdout DATABASE_URL=… npx node bench/noop-relay.ts   (Node 22 strips the types)
+//   FACTLIB_SINK=stdout DATABASE_URL=… npx tsx bench/noop-relay.ts   (the bench runs it compiled: bench/child.ts)
 import { ALL_DELIVERED, jsonLogger, parseConfig, RelayMetrics, type Sink, startRelay } from '@factlib/relay'
 
 const config = parseConfig(process.env)

@@ -9,13 +9,10 @@ import { drain } from './drain.js'
 import { TOPIC } from './facts.js'
 import { type BenchContext, ensureTopics } from './services.js'
 
-interface CpuProfile {
-  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>
-  endTime: number
-  startTime: number
-  samples: number[]
-  timeDeltas: number[]
-}
+type CpuProfile = Record<'startTime' | 'endTime', number> &
+  Record<'samples' | 'timeDeltas', number[]> & {
+    nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>
+  }
 
 export async function measure({ services, quick }: BenchContext) {
   const settings = { facts: quick ? 5_000 : 60_000, warm: quick ? 2_000 : 10_000, bytes: 1024 }

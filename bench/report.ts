@@ -22,23 +22,20 @@ const target = (sign: '≥' | '≤', bound: number) => ({
   verdict: (value: number) => ((sign === '≥' ? value >= bound : value <= bound) ? 'met' : '**not met**'),
 })
 const TARGET = {
-  throughput: target('≥', 0.5),
-  cpu: target('≤', 3.5),
-  rss: target('≤', 100),
-  ackP99: target('≤', 10),
+  ...{ throughput: target('≥', 0.5), cpu: target('≤', 3.5) },
+  ...{ rss: target('≤', 100), ackP99: target('≤', 10) },
 }
 const MiB = 1024 * 1024
 const QUICK = '**A `--quick` smoke run: small sizes, one repeat; the figures mean little.**'
 const CLIENTS = ['kafkajs', 'platformatic', 'confluent']
 const LABEL: Record<string, string> = {
-  'bare-decode': 'bare decode',
-  relay: '**relay**',
-  'noop-relay': 'relay, no-op sink',
-  platformatic: '@platformatic/kafka',
-  confluent: '@confluentinc/kafka-javascript',
-  emit: '@factlib/emit + relay',
-  outbox: 'outbox table + polling worker',
-  none: 'order row only (no event)',
+  ...{ 'bare-decode': 'bare decode', relay: '**relay**', 'noop-relay': 'relay, no-op sink' },
+  ...{ platformatic: '@platformatic/kafka', confluent: '@confluentinc/kafka-javascript' },
+  ...{
+    emit: '@factlib/emit + relay',
+    outbox: 'outbox table + polling worker',
+    none: 'order row only (no event)',
+  },
 }
 const label = (arm: string) => LABEL[arm] ?? arm
 const plain = (arm: string) => label(arm).replaceAll('*', '')

@@ -7,14 +7,8 @@ import { startPostgres, withClient } from '../test/harness/postgres.js'
 
 /** PostgreSQL as in production: every commit flushed (the tests turn fsync off), no checkpoint mid-run. */
 const POSTGRES_SETTINGS: Record<string, string | number> = {
-  fsync: 'on',
-  synchronous_commit: 'on',
-  full_page_writes: 'on',
-  wal_level: 'logical',
-  wal_compression: 'off',
-  shared_buffers: '512MB',
-  max_wal_size: '8GB',
-  checkpoint_timeout: '30min',
+  ...{ fsync: 'on', synchronous_commit: 'on', full_page_writes: 'on', wal_level: 'logical' },
+  ...{ wal_compression: 'off', shared_buffers: '512MB', max_wal_size: '8GB', checkpoint_timeout: '30min' },
   max_connections: 200,
 }
 /** Kafka's own start-script JVM defaults; the harness's fast-start C1-only options run the broker slower. */
