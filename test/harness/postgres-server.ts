@@ -4,20 +4,17 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { arch, platform, userInfo } from 'node:os'
 import { join } from 'node:path'
-import { EMBEDDED_PASSWORD, EMBEDDED_USER } from '@factlib/dev/embedded-postgres'
+import { EMBEDDED_PASSWORD, EMBEDDED_USER, type EmbeddedPostgres } from '@factlib/dev/embedded-postgres'
 import { withClient } from './postgres.js'
 import { waitFor } from './wait.js'
 
-/** One server run by {@link runPostgres}. */
-export interface PostgresServer {
-  /** Superuser URL of its `postgres` database. */
-  readonly url: string
-  readonly port: number
-  readonly dataDir: string
+/**
+ * One server run by {@link runPostgres}: a development server's members but `start` (`stop` sends SIGKILL
+ * after 10 s), and what tests need besides.
+ */
+export interface PostgresServer extends Omit<EmbeddedPostgres, 'start'> {
   /** SIGKILL to the postmaster (the PID in `postmaster.pid`), as a host that dies; resolves once it exited. */
   crash(): Promise<void>
-  /** Fast shutdown (SIGINT; SIGKILL after 10 s); resolves once it exited. */
-  stop(): Promise<void>
   /** Its last log lines, for a failure's message. */
   logs(): string[]
   /** Resolves once it started to accept connections; rejects, with its last words, if it exits first. */
