@@ -51,9 +51,12 @@ export function spawnChild(command: string, args: string[]) {
 export const spawnScript = (script: string, args: string[], nodeFlags: string[] = []) =>
   spawnChild(process.execPath, [...nodeFlags, compiledScript(script), ...args])
 
-/** bench/`script` compiled to bench/results/js/, its packages left to Node. */
+const compiled = new Set<string>()
+
+/** bench/`script` compiled to bench/results/js/ (once per bench process), its packages left to Node. */
 export function compiledScript(script: string): string {
   const outfile = join(root, 'bench/results/js', script.replace(/\.ts$/, '.mjs'))
+  if (compiled.has(outfile)) return outfile
   const [entryPoints, written] = [[join(root, 'bench', script)], `${outfile}.${process.pid}`]
   buildSync({
     entryPoints,
@@ -64,5 +67,6 @@ export function compiledScript(script: string): string {
     format: 'esm',
   })
   renameSync(written, outfile) // A bench running beside this one never starts a half-written file.
+  compiled.add(outfile)
   return outfile
 }
